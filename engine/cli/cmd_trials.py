@@ -1,0 +1,31 @@
+"""`tunedeck trials`: the trial table, sorted and filtered like the TUI's."""
+from __future__ import annotations
+
+import argparse
+
+from engine.cli.formatting import render_table
+from engine.cli.storeopen import open_store
+from engine.errors import ConfigError
+from engine.schema import suggest
+from engine.views import select_trials, trial_frame, varying_columns
+
+LEAD = ["id", "name", "state", "task"]
+METRICS = ["best_epoch", "best_val_loss", "best_val_acc", "test_loss", "test_acc", "epochs_run", "duration_s"]
+
+
+def execute(args: argparse.Namespace) -> int:
+    with open_store(args.store, create=False) as store:
+        frame = trial_frame(store.trials())
+    shown = select_trials(frame, state=args.state, sort=args.sort, desc=args.desc, limit=args.limit)
+    if args.columns:
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        for column in columns:
+            if column not in frame.columns:
+                raise ConfigError("unknown column" + suggest(column, frame.columns), key="--columns", value=column)
+    else:
+        columns = LEAD + varying_columns(shown) + METRICS
+    if shown.height == 0:
+        print("no trials" + (" in state " + ", ".join(args.state) if args.state else ""))
+        return 0
+    print(render_table(columns, shown.select(columns).rows()))
+    return 0

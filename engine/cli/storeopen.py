@@ -1,0 +1,19 @@
+"""Opening the store for a command, saying where it is when it is new."""
+from __future__ import annotations
+
+import sys
+
+from engine.store import Store, resolve_store_path
+
+
+def open_store(path: str | None, *, create: bool = True) -> Store:
+    """The store named by --store, $TUNEDECK_STORE or ./tunedeck.db; read-only commands do not create one."""
+    resolved = resolve_store_path(path)
+    if not create and not resolved.exists():
+        from engine.errors import StoreError
+
+        raise StoreError(f"{resolved}: no trial store here yet (run a trial first, or pass --store PATH)")
+    store = Store(resolved)
+    if store.created:
+        print(f"tunedeck: created trial store {resolved}", file=sys.stderr)
+    return store

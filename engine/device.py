@@ -1,0 +1,64 @@
+"""Where a trial runs: device resolution, mixed-precision checks and torch's CPU thread count."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from engine.config import Config
+from engine.errors import ConfigError
+
+# Below this many parameters a step is Python-bound and one thread beats two on a small box
+# (benchmarks/threads.py; figures in docs/performance.md).
+SMALL_MODEL_PARAMS = 200_000
+
+
+def resolve_device(spec: str) -> torch.device:
+    """auto prefers CUDA, then MPS, then the CPU; an explicit device must exist."""
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError("no CUDA device is available on this machine; use auto or cpu",
+                              key="run.device", value=spec)
+        index = int(spec.split(":")[1]) if ":" in spec else 0
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise ConfigError(f"this machine has {count} CUDA device(s), numbered 0 to {count - 1}",
+                              key="run.device", value=spec)
+        return torch.device(spec)
+    if spec == "mps" and not _mps_available():
+        raise ConfigError("MPS is not available on this machine; use auto or cpu", key="run.device", value=spec)
+    return torch.device(spec)
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def check_precision(config: Config, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or None for fp32; mixed precision is refused off CUDA."""
+    precision = config.run.precision
+    if precision == "fp32":
+        return None
+    if device.type != "cuda":
+        raise ConfigError(f"mixed precision needs a CUDA device; this trial runs on {device}. Use fp32",
+                          key="run.precision", value=precision)
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"{torch.cuda.get_device_name(device)} does not support bf16; use fp16 or fp32",
+                          key="run.precision", value=precision)
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def choose_threads(config: Config, n_params: int) -> int:
+    """The configured count, or: one thread for small models, every core for large ones."""
+    if config.run.threads:
+        return config.run.threads
+    if n_params < SMALL_MODEL_PARAMS:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))

@@ -1,0 +1,86 @@
+"""What a training run says while it runs: typed, frozen events, and the states a trial can end in.
+
+The loop yields these; the runner stores every one; a UI or the CLI renders them. Nothing calls
+back into a UI.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Union
+
+
+class TrialState(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    EARLY_STOPPED = "early_stopped"
+    PRUNED = "pruned"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (TrialState.QUEUED, TrialState.RUNNING)
+
+    @property
+    def ok(self) -> bool:
+        """Ended with usable results (sorted before the failures in tables)."""
+        return self in (TrialState.COMPLETED, TrialState.EARLY_STOPPED, TrialState.PRUNED)
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    device: str
+    n_params: int
+    n_train: int
+    n_val: int
+    n_test: int
+    steps_per_epoch: int
+    problem: str  # binary, multiclass or regression
+    threads: int
+    info: dict = field(default_factory=dict, hash=False)  # task facts: vocabulary size, classes, ...
+
+
+@dataclass(frozen=True)
+class StepLoss:
+    epoch: int
+    step: int  # global step, counted from 1
+    loss: float
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    epoch: int  # counted from 1
+    step: int
+    train_loss: float
+    val_loss: float
+    val_acc: float | None  # None for regression
+    lr: float
+    seconds: float
+    improved: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    best_epoch: int | None = None
+    best_val_loss: float | None = None
+    best_val_acc: float | None = None
+    test_loss: float | None = None
+    test_acc: float | None = None
+    epochs_run: int = 0
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class TrialFinished:
+    state: TrialState
+    reason: str
+    summary: Summary
+    seconds: float
+    error: str | None = None  # the traceback when state is failed
+
+
+Event = Union[TrialStarted, StepLoss, EpochEnded, TrialFinished]

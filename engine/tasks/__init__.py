@@ -1,0 +1,23 @@
+"""Tasks: what is trained. `build_task` turns a config into the data the loop needs."""
+from __future__ import annotations
+
+import importlib
+
+from engine.config import Config, is_plugin
+from engine.tasks.base import TaskData
+
+_MODULES = {
+    "toy2d": "engine.tasks.toy2d",
+    "curve": "engine.tasks.curve",
+    "text-csv": "engine.tasks.text_csv",
+    "table-csv": "engine.tasks.table_csv",
+}
+
+
+def build_task(config: Config) -> TaskData:
+    """Build the task's splits; raises TaskError for unusable data before any training."""
+    if is_plugin(config.task.name):
+        from engine.tasks import plugin
+
+        return plugin.build(config)
+    return importlib.import_module(_MODULES[config.task.name]).build(config)

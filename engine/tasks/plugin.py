@@ -1,0 +1,43 @@
+"""The user's own task: `task.name = "package.module:function"`.
+
+The function receives the validated Config and returns a TaskData. This is how people tune their
+own models: read knobs from the config (model.hidden, reg.dropout, task.options, ...), build the
+data and optionally the model and loss, and let tunedeck run, record and compare the trials.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Callable
+
+from engine.config import Config
+from engine.errors import TaskError
+from engine.tasks.base import TaskData
+
+
+def load_function(spec: str) -> Callable[[Config], TaskData]:
+    """Import `package.module:function`, searching the working directory first as `python -m` would."""
+    module_name, _, func_name = spec.partition(":")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise TaskError(f"task.name: cannot import {module_name!r} for plugin {spec!r}: {exc} "
+                        f"(working directory {cwd})") from None
+    func = getattr(module, func_name, None)
+    if func is None or not callable(func):
+        raise TaskError(f"task.name: module {module_name!r} has no function {func_name!r} (plugin {spec!r})")
+    return func
+
+
+def build(config: Config) -> TaskData:
+    func = load_function(config.task.name)
+    data = func(config)
+    if not isinstance(data, TaskData):
+        raise TaskError(f"task.name: plugin {config.task.name!r} returned {type(data).__name__}, "
+                        f"expected engine.tasks.base.TaskData")
+    data.info.setdefault("plugin", config.task.name)
+    return data
