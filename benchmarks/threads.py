@@ -1,6 +1,6 @@
 """Steps per second for 1 thread against all cores, per model size, measured side by side.
 
-    python benchmarks/threads.py [--rounds 3]
+    python benchmarks/threads.py [--rounds 3] [--busy 1]
 
 Runs each model with threads=1 and threads=N (N = usable cores) alternately, several rounds,
 and prints the median steps/s of each and the ratio N/1. The `run.threads = 0` (auto) default in
@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
@@ -43,11 +45,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--busy", type=int, default=0, help="keep N other processes spinning (a busy box)")
+    parser.add_argument("--models", default="", help="comma-separated prefixes of the models to run")
     args = parser.parse_args()
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    try:
+        _measure(args)
+    finally:
+        for proc in spinners:
+            proc.kill()
+            proc.wait()
+
+
+def _measure(args: argparse.Namespace) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    print(f"{cores} usable cores; median of {args.rounds} alternating rounds, batch 64, CPU")
+    print(f"{cores} usable cores, {args.busy} busy processes beside; median of {args.rounds} alternating rounds, "
+          f"batch 64, CPU")
     print(f"{'model':<26} {'1 thread':>12} {f'{cores} threads':>12} {'ratio':>7}")
     for name, spec in MODELS.items():
+        if args.models and not any(name.startswith(m) for m in args.models.split(",")):
+            continue
         one, many = [], []
         for _ in range(args.rounds):
             one.append(steps_per_second(spec, 1, args.epochs))

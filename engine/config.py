@@ -132,7 +132,7 @@ class RunConfig:
     seed: int = knob(0, "Seeds data, initialisation and shuffling: same seed, same curve", INT, low=0,
                      high=2**32 - 1)
     device: str = knob("auto", "auto, cpu, cuda, cuda:N or mps", STR, validator=lambda v: _device_problem(v))
-    threads: int = knob(0, "torch CPU threads; 0: auto (1 for small models, see docs/performance.md)", INT,
+    threads: int = knob(0, "torch CPU threads; 0: auto (1 for small models, else the idle cores)", INT,
                         low=0, high=1024)
     precision: str = knob("fp32", "bf16/fp16 mixed precision (CUDA only)", CHOICE,
                           choices=("fp32", "bf16", "fp16"))

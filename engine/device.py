@@ -8,9 +8,9 @@ import torch
 from engine.config import Config
 from engine.errors import ConfigError
 
-# Below this many parameters a step is Python-bound and one thread beats two on a small box
-# (benchmarks/threads.py; figures in docs/performance.md).
-SMALL_MODEL_PARAMS = 200_000
+# Below this many parameters a second thread gains little on an idle box (x1.1-1.2) and loses a
+# lot on a busy one (x0.2): benchmarks/threads.py, figures in docs/performance.md.
+SMALL_MODEL_PARAMS = 100_000
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -56,9 +56,18 @@ def check_precision(config: Config, device: torch.device) -> torch.dtype | None:
 
 
 def choose_threads(config: Config, n_params: int) -> int:
-    """The configured count, or: one thread for small models, every core for large ones."""
+    """The configured count; else one thread for small models, and the idle cores for large ones.
+
+    torch's threads spin-wait on each other, so a thread that lands on a core someone else is using
+    slows every step down (x0.2-0.4 measured); the 1-minute load average tells how many are idle.
+    """
     if config.run.threads:
         return config.run.threads
     if n_params < SMALL_MODEL_PARAMS:
         return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, int(cores - busy + 0.5)))
