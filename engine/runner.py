@@ -17,7 +17,8 @@ from engine.train import Setup, train
 
 
 class TrialRun:
-    """Create a trial in the store now; iterate to train it, recording every event as it comes.
+    """Create a trial in the store now (or take one queued earlier, by `trial_id`); iterate to train
+    it, recording every event as it comes.
 
     If iteration stops early (the consumer breaks out, or an exception or Ctrl+C unwinds it), the
     trial is recorded as cancelled, so the store never keeps a trial running that nobody runs.
@@ -25,13 +26,13 @@ class TrialRun:
 
     def __init__(self, store: Store, config: Config, *, cancel: threading.Event | None = None,
                  data: TaskData | None = None, setup: Setup | None = None,
-                 sweep_id: int | None = None) -> None:
+                 sweep_id: int | None = None, trial_id: int | None = None) -> None:
         self.store = store
         self.config = config
         self.cancel = cancel or threading.Event()
         self.data = data
         self.setup = setup
-        self.trial_id = store.create_trial(config, sweep_id=sweep_id)
+        self.trial_id = trial_id if trial_id is not None else store.create_trial(config, sweep_id=sweep_id)
         self.finished: TrialFinished | None = None
 
     def __iter__(self) -> Iterator[Event]:

@@ -1,0 +1,232 @@
+"""The process executor: warm child processes that train trials and stream batched events back.
+
+A child imports torch and builds one optimizer when it starts (about 4-5 s on a small box, mostly
+`import torch` and torch's first-optimizer import of torch._dynamo), then trains trial after trial,
+so only the first trial waits for that. The parent's worker thread supervises each run: it forwards
+event batches, relays a cancel, and turns a child that dies into a failed trial, leaving the app and
+the other trials running.
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.config import Config
+from engine.events import Event, Summary, TrialFinished, TrialState
+from engine.executors import Sink, run_in_this_thread
+
+_CONTEXT = multiprocessing.get_context("spawn")
+POLL_SECONDS = 0.05
+
+
+def prepare_multiprocessing() -> None:
+    """Start multiprocessing's resource tracker now, while stderr is still a real file.
+
+    Textual replaces sys.stderr with an object whose fileno() is -1, and the tracker started
+    later from inside a running app fails with "bad value(s) in fds_to_keep".
+    """
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+
+
+def _child_main(conn: multiprocessing.connection.Connection, log_path: str | None) -> None:
+    """The child: warm up, then train what the parent sends until told to exit."""
+    target = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(target, 1)
+    os.dup2(target, 2)  # never draw on the UI's terminal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C belongs to the parent, which cancels cleanly
+    _warm_up()
+    jobs: queue.Queue = queue.Queue()
+    cancel = threading.Event()
+    cancelled: set[str] = set()  # run tokens, unique per run: trial ids repeat across stores
+    current: list[str | None] = [None]
+    lock = threading.Lock()
+
+    def listen() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                jobs.put(("exit",))
+                return
+            if message[0] == "cancel":
+                with lock:
+                    cancelled.add(message[1])
+                    if current[0] == message[1]:
+                        cancel.set()
+            else:
+                jobs.put(message)
+                if message[0] == "exit":
+                    return
+
+    threading.Thread(target=listen, daemon=True, name="tunedeck-control").start()
+    conn.send(("ready", os.getpid()))
+    while True:
+        message = jobs.get()
+        if message[0] == "exit":
+            return
+        _, token, trial_id, config_data, store_path, cwd = message
+        if os.getcwd() != cwd:
+            os.chdir(cwd)  # plugins resolve from the working directory, as in the parent
+        with lock:
+            current[0] = token
+            cancel.clear()
+            if token in cancelled:
+                cancel.set()
+        config = Config.from_dict(config_data)
+        run_in_this_thread(Path(store_path), trial_id, config, cancel,
+                           lambda batch, tid=trial_id: conn.send(("events", tid, batch)))
+        with lock:
+            current[0] = None
+        conn.send(("done", trial_id))
+
+
+def _warm_up() -> None:
+    import torch
+
+    torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1)
+
+
+class _Worker:
+    def __init__(self, log_path: str | None, env: dict[str, str]) -> None:
+        self.conn, child_conn = _CONTEXT.Pipe(duplex=True)
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # a spawned child takes the environment as it is at start()
+        try:
+            self.process = _CONTEXT.Process(target=_child_main, args=(child_conn, log_path), daemon=True,
+                                            name="tunedeck-trainer")
+            self.process.start()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        child_conn.close()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        try:
+            self.conn.send(("exit",))
+        except (OSError, ValueError):
+            pass
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+        self.conn.close()
+
+
+class ProcessExecutor:
+    """Trains each trial in a warm child process; idle children are kept for the next trial."""
+
+    def __init__(self, *, log_path: str | None = None, env: dict[str, str] | None = None) -> None:
+        self._log_path = log_path
+        self._env = dict(env or {})
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._tokens = itertools.count(1)
+
+    def prewarm(self, count: int = 1) -> None:
+        """Start children now so that the first trial does not wait for `import torch`."""
+        with self._lock:
+            while len(self._idle) < count and not self._closed:
+                self._idle.append(_Worker(self._log_path, self._env))
+
+    def _acquire(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("executor is shut down")
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.process.is_alive():
+                    self._busy.add(worker)
+                    return worker
+                worker.stop(0)
+            worker = _Worker(self._log_path, self._env)
+            self._busy.add(worker)
+            return worker
+
+    def _release(self, worker: _Worker, healthy: bool) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if healthy and not self._closed:
+                self._idle.append(worker)
+                return
+        worker.stop(1.0)
+
+    def run(self, store_path: Path, trial_id: int, config: Config, cancel: threading.Event,
+            sink: Sink) -> TrialFinished:
+        started = time.monotonic()
+        worker = self._acquire()
+        token = f"{os.getpid()}-{next(self._tokens)}"
+        worker.conn.send(("run", token, trial_id, config.to_dict(), str(Path(store_path).resolve()), os.getcwd()))
+        finished: TrialFinished | None = None
+        cancel_sent = False
+        while True:
+            if cancel.is_set() and not cancel_sent:
+                worker.conn.send(("cancel", token))
+                cancel_sent = True
+            message = self._receive(worker)
+            if message is None:
+                if worker.process.is_alive():
+                    continue
+                self._release(worker, healthy=False)
+                return self._crashed(store_path, trial_id, worker, sink, time.monotonic() - started)
+            kind = message[0]
+            if kind == "events":
+                batch: list[Event] = message[2]
+                finished = next((e for e in batch if isinstance(e, TrialFinished)), finished)
+                sink(trial_id, batch)
+            elif kind == "done":
+                self._release(worker, healthy=True)
+                assert finished is not None
+                return finished
+
+    @staticmethod
+    def _receive(worker: _Worker) -> Any:
+        try:
+            if worker.conn.poll(POLL_SECONDS):
+                return worker.conn.recv()
+        except (EOFError, OSError):
+            worker.process.join(1.0)
+        return None
+
+    @staticmethod
+    def _crashed(store_path: Path, trial_id: int, worker: _Worker, sink: Sink, seconds: float) -> TrialFinished:
+        from engine.store import Store
+
+        code = worker.process.exitcode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        reason = f"the trainer process (pid {worker.process.pid}) {how} while the trial ran"
+        with Store(store_path) as store:
+            store.mark_finished(trial_id, TrialState.FAILED, reason)
+            summary = _summary_from(store, trial_id)
+        finished = TrialFinished(TrialState.FAILED, reason, summary, seconds)
+        sink(trial_id, [finished])
+        return finished
+
+    def shutdown(self) -> None:
+        """Stop idle children; children still busy are killed after a short grace period."""
+        with self._lock:
+            self._closed = True
+            workers = self._idle + list(self._busy)
+            self._idle = []
+        for worker in workers:
+            worker.stop(2.0)
+
+
+def _summary_from(store: Any, trial_id: int) -> Summary:
+    r = store.trial(trial_id)
+    return Summary(r.best_epoch, r.best_val_loss, r.best_val_acc, r.test_loss, r.test_acc, r.epochs_run or 0,
+                   r.steps or 0)
