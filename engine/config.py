@@ -284,6 +284,26 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     table[name] = value
 
 
+def applicable_view(stored: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """A stored config without the knobs that play no part in it, and how many were left out.
+
+    A config stored by another version of tunedeck that no longer validates is returned whole.
+    """
+    try:
+        config = Config.from_dict(stored)
+    except ConfigError:
+        return dict(stored), 0
+    shown: dict[str, Any] = {"name": stored["name"]} if stored.get("name") else {}
+    omitted = 0
+    for info in iter_fields():
+        if config.applies(info.key):
+            group = stored.get(info.group, {})
+            shown.setdefault(info.group, {})[info.name] = group.get(info.name, info.default)
+        else:
+            omitted += 1
+    return shown, omitted
+
+
 def check_consistency(c: Config) -> None:
     """Rules that involve more than one knob; each names the key to change."""
     if c.task.name in CSV_TASKS and not c.task.path:

@@ -113,6 +113,17 @@ class _Worker:
                     os.environ[key] = value
         child_conn.close()
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the child has imported torch and says so; False on timeout or death."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.conn.poll(POLL_SECONDS):
+                    return self.conn.recv()[0] == "ready"
+            except (EOFError, OSError):
+                return False
+        return False
+
     def stop(self, timeout: float = 5.0) -> None:
         try:
             self.conn.send(("exit",))
@@ -137,11 +148,20 @@ class ProcessExecutor:
         self._closed = False
         self._tokens = itertools.count(1)
 
-    def prewarm(self, count: int = 1) -> None:
-        """Start children now so that the first trial does not wait for `import torch`."""
+    def prewarm(self, count: int = 1, *, wait: float = 0.0) -> None:
+        """Start children now so that the first trial does not wait for `import torch`.
+
+        With `wait` > 0, block up to that many seconds until the new children are ready.
+        """
+        started = []
         with self._lock:
             while len(self._idle) < count and not self._closed:
-                self._idle.append(_Worker(self._log_path, self._env))
+                worker = _Worker(self._log_path, self._env)
+                self._idle.append(worker)
+                started.append(worker)
+        for worker in started:
+            if wait > 0:
+                worker.wait_ready(wait)
 
     def _acquire(self) -> _Worker:
         with self._lock:

@@ -6,8 +6,7 @@ import datetime as dt
 
 from engine.cli.formatting import fmt_duration, fmt_value, render_table
 from engine.cli.storeopen import open_store
-from engine.config import Config, iter_fields
-from engine.errors import ConfigError
+from engine.config import applicable_view
 from engine.presets import dict_to_toml
 
 EPOCH_COLUMNS = ["epoch", "step", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds"]
@@ -32,29 +31,13 @@ def execute(args: argparse.Namespace) -> int:
     if record.error:
         print("\nerror:")
         print("  " + record.error.rstrip().replace("\n", "\n  "))
-    shown, omitted = _applicable(record.config)
+    shown, omitted = applicable_view(record.config)
     print("\nconfig:" + (f" ({omitted} knobs that do not apply to this task and model left out)" if omitted else ""))
     print("  " + dict_to_toml(shown).rstrip().replace("\n", "\n  "))
     if epochs:
         print("\nepochs:")
         print(render_table(EPOCH_COLUMNS, [[e.get(c) for c in EPOCH_COLUMNS] for e in epochs]))
     return 0
-
-
-def _applicable(stored: dict) -> tuple[dict, int]:
-    """The stored config without the knobs that play no part in it (CNN channels of an MLP)."""
-    try:
-        config = Config.from_dict(stored)
-    except ConfigError:  # stored by another version of tunedeck: show it as it is
-        return stored, 0
-    shown: dict = {"name": stored["name"]} if stored.get("name") else {}
-    omitted = 0
-    for info in iter_fields():
-        if config.applies(info.key):
-            shown.setdefault(info.group, {})[info.name] = stored.get(info.group, {}).get(info.name, info.default)
-        else:
-            omitted += 1
-    return shown, omitted
 
 
 def _when(stamp: float | None) -> str:

@@ -127,9 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_tui(args: list[str]) -> int:
-    print("tunedeck: the terminal UI is not part of this build yet; use the headless commands "
-          "(`tunedeck --help`), e.g. `tunedeck run toy2d-mlp`.", file=sys.stderr)
-    return EXIT_USER_ERROR
+    from tui.run import main as tui_main
+
+    return tui_main(args)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,9 @@ def test_plugin_example_runs_from_its_folder(cli: Cli, tmp_path: Path) -> None:
     assert "spirals:build" in listing.stdout
 
 
-def test_plain_tunedeck_names_the_tui(cli: Cli) -> None:
-    result = cli()
-    assert result.returncode == 2 and "tunedeck run toy2d-mlp" in result.stderr
+def test_the_tui_entry_refuses_a_bad_preset_before_opening(cli: Cli) -> None:
+    result = cli("no-such-preset")
+    assert result.returncode == 2 and "did you mean" not in result.stdout
+    assert "no-such-preset" in result.stderr
+    _no_traceback(result)
+    assert not cli.store.exists()

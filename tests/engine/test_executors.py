@@ -109,9 +109,10 @@ def test_a_crashing_child_fails_its_trial_and_the_next_trial_still_runs(
 def test_two_trials_at_once_overlap_in_two_children(store: Store) -> None:
     executor = ProcessExecutor()
     try:
-        executor.prewarm(2)
+        executor.prewarm(2, wait=120)  # both children have imported torch before either trial starts
         q = TrialQueue(store, executor)
-        ids = [q.submit(toy(**{"optim.max_epochs": 30, "task.n_samples": 2000})) for _ in range(2)]
+        ids = [q.submit(toy(**{"optim.max_epochs": 60, "task.n_samples": 2000, "early_stop.patience": 0}))
+               for _ in range(2)]
         threads = [threading.Thread(target=q.run_next) for _ in ids]
         for t in threads:
             t.start()

@@ -1,0 +1,348 @@
+"""The tunedeck app: composes the cockpit and turns keys into engine calls.
+
+Trials run through the engine's TrialQueue: each is started from a Textual thread worker that
+blocks in the executor (by default a warm child process, so training keeps its speed while the
+UI draws). Events come back in batches and are drained on a timer; the plot redraws at a bounded
+rate and the table reads the store when a trial's row changed.
+"""
+from __future__ import annotations
+
+import time
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Button, Static
+
+from engine.config import Config
+from engine.errors import TunedeckError
+from engine.executors import Executor
+from engine.presets import load_preset
+from engine.store import Store
+from engine.trialqueue import TrialQueue
+from engine.views import trial_frame
+from tui.live import LiveTrials
+from tui.plotdata import PlotData
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.detail import DetailScreen
+from tui.screens.export import ExportScreen
+from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
+from tui.screens.preset_open import PresetOpenScreen
+from tui.screens.preset_save import PresetSaveScreen
+from tui.widgets.knob_form import KnobForm
+from tui.widgets.loss_plot import LossPlot
+from tui.widgets.trial_table import TrialTable
+
+DRAIN_SECONDS = 0.25
+TABLE_REFRESH_SECONDS = 1.0
+METRICS = ("loss", "accuracy", "lr")
+
+
+class TunedeckApp(App[None]):
+    CSS_PATH = "styles.tcss"
+    TITLE = "tunedeck"
+    BINDINGS = [
+        Binding("ctrl+r", "start_trial", "Start", priority=True),
+        Binding("ctrl+x", "stop_trial", "Stop", priority=True),
+        Binding("ctrl+o", "open_preset", "Open", priority=True),
+        Binding("ctrl+s", "save_preset", "Save", priority=True),
+        Binding("e", "export", "Export"),
+        Binding("c", "clone", "Clone"),
+        Binding("l", "toggle_log", "Log y", show=False),
+        Binding("m", "cycle_metric", "Metric", show=False),
+        Binding("t", "toggle_steps", "Steps", show=False),
+        Binding("f2", "toggle_pane", "Form/Monitor"),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, config: Config, store: Store, executor: Executor, *, parallel: int = 1) -> None:
+        super().__init__()
+        self.initial = config
+        self.store = store
+        self.executor = executor
+        self.parallel = max(1, parallel)
+        self.queue = TrialQueue(store, executor)
+        self.live = LiveTrials()
+        self.plotdata = PlotData(store, self.live)
+        self.metric = "loss"
+        self.show_steps = False
+        self.workers_running = 0
+        self.quitting = False
+        self._table_dirty = True
+        self._table_refreshed = 0.0
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(self.initial)
+
+    # --- wiring ---------------------------------------------------------------------------------
+
+    def get_screen_stack_main(self) -> MainScreen:
+        """The cockpit, also while a dialog is on top of it."""
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    @property
+    def form(self) -> KnobForm:
+        return self.get_screen_stack_main().query_one(KnobForm)
+
+    @property
+    def table(self) -> TrialTable:
+        return self.get_screen_stack_main().query_one(TrialTable)
+
+    @property
+    def plot(self) -> LossPlot:
+        return self.get_screen_stack_main().query_one(LossPlot)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._first_paint)
+
+    def _first_paint(self) -> None:
+        self.refresh_table(force=True)
+        self._update_plot()
+        self._update_status()
+        self.set_interval(DRAIN_SECONDS, self._drain)
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Start trial", "Train the form's config (ctrl+r)", self.action_start_trial)
+        yield SystemCommand("Stop trial", "Cancel the highlighted running trial (ctrl+x)", self.action_stop_trial)
+        yield SystemCommand("Open preset", "Load a preset into the form (ctrl+o)", self.action_open_preset)
+        yield SystemCommand("Save preset", "Save the form as a preset (ctrl+s)", self.action_save_preset)
+        yield SystemCommand("Export table", "Write the trial table to a file (e)", self.action_export)
+        yield SystemCommand("Clone trial", "Copy the highlighted trial's config into the form (c)",
+                            self.action_clone)
+        yield SystemCommand("Toggle log scale", "Log scale for the plot's y axis (l)", self.action_toggle_log)
+        yield SystemCommand("Cycle plot metric", "Loss, accuracy, learning rate (m)", self.action_cycle_metric)
+        yield SystemCommand("Keys", "Every key tunedeck knows (?)", self.action_help)
+
+    # --- trials ---------------------------------------------------------------------------------
+
+    def action_start_trial(self) -> None:
+        form = self.form
+        config = form.config
+        if config is None:
+            first = next(iter(form.errors.items()), None)
+            detail = f"{first[0]}: {first[1]}" if first else "the form has errors"
+            self.notify(f"Fix the form first: {detail}", title="Cannot start", severity="error")
+            if first:
+                form.focus_key(first[0])
+            return
+        trial_id = self.queue.submit(config)
+        self._table_dirty = True
+        if self.workers_running < self.parallel:
+            self.workers_running += 1
+            self._run_queue()
+            self.notify(f"trial {trial_id} started", timeout=2)
+        else:
+            self.notify(f"trial {trial_id} queued ({len(self.queue.pending_ids)} waiting)", timeout=2)
+        self._update_status()
+
+    @work(thread=True, exit_on_error=False, group="trials")
+    def _run_queue(self) -> None:
+        """One worker: trains queued trials one after another until the queue is empty."""
+        try:
+            while not self.quitting and self.queue.run_next() is not None:
+                pass
+        finally:
+            try:
+                self.call_from_thread(self._worker_done)
+            except RuntimeError:  # the app has already closed
+                pass
+
+    def _worker_done(self) -> None:
+        self.workers_running -= 1
+        self._table_dirty = True
+        self._update_status()
+        if self.quitting and self.workers_running == 0:
+            self.exit()
+
+    def action_stop_trial(self) -> None:
+        trial_id = self.table.cursor_trial_id
+        running = self.queue.running_ids
+        pending = self.queue.pending_ids
+        if trial_id not in running and trial_id not in pending:
+            if not running:
+                self.notify("No trial is running", severity="warning", timeout=2)
+                return
+            trial_id = running[-1]
+        self.queue.cancel(trial_id)
+        self._table_dirty = True
+        self.notify(f"stopping trial {trial_id}", timeout=2)
+
+    def _cockpit_ready(self) -> bool:
+        """False while the app is closing down and the cockpit's widgets are going away."""
+        if self._exit or not any(isinstance(s, MainScreen) for s in self.screen_stack):
+            return False
+        return bool(self.get_screen_stack_main().query(TrialTable))
+
+    def _drain(self) -> None:
+        if not self._cockpit_ready():
+            return
+        events = self.queue.drain()
+        if events:
+            changed, rows = self.live.apply(events)
+            self._table_dirty = self._table_dirty or rows
+            self._update_plot()
+            self._update_status()
+        self.refresh_table()
+
+    def refresh_table(self, force: bool = False) -> None:
+        """Rebuild the table's frame from the store when rows changed, at most once a second."""
+        now = time.monotonic()
+        if not force and (not self._table_dirty or now - self._table_refreshed < TABLE_REFRESH_SECONDS):
+            return
+        self._table_dirty = False
+        self._table_refreshed = now
+        self.table.set_frame(trial_frame(self.store.trials()))
+
+    # --- plot -----------------------------------------------------------------------------------
+
+    def _focus_trial(self) -> int | None:
+        running = self.live.running()
+        if running:
+            return running[-1]
+        cursor = self.table.cursor_trial_id
+        return cursor if cursor is not None else self.live.latest
+
+    def _update_plot(self) -> None:
+        if not self._cockpit_ready():
+            return
+        focus = self._focus_trial()
+        selected = self.table.selected_ids
+        plot = self.plot
+        plot.metric = self.metric
+        plot.x_label = "step" if self.show_steps and self.metric == "loss" else "epoch"
+        plot.set_series(self.plotdata.series(focus, selected, self.metric, self.show_steps))
+
+    def _update_status(self) -> None:
+        if not self._cockpit_ready():
+            return
+        running = self.queue.running_ids
+        pending = self.queue.pending_ids
+        parts = [f"running {', '.join(f'#{t}' for t in running)}" if running else "idle"]
+        if pending:
+            parts.append(f"{len(pending)} queued")
+        for trial_id in running:
+            live = self.live.get(trial_id)
+            if live and live.epochs:
+                e = live.epochs[-1]
+                parts.append(f"#{trial_id} epoch {e.epoch} val_loss {e.val_loss:.4g}")
+        parts.append(f"plot {self.metric}{' (log)' if self.plot.log_y else ''}{' steps' if self.show_steps else ''}")
+        self.get_screen_stack_main().query_one("#status", Static).update("  ·  ".join(parts))
+
+    def action_toggle_log(self) -> None:
+        self.plot.log_y = not self.plot.log_y
+        self._update_plot()
+        self._update_status()
+
+    def action_cycle_metric(self) -> None:
+        self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
+        self._update_plot()
+        self._update_status()
+
+    def action_toggle_steps(self) -> None:
+        self.show_steps = not self.show_steps
+        self._update_plot()
+        self._update_status()
+
+    @on(TrialTable.Highlighted)
+    @on(TrialTable.SelectionChanged)
+    def _table_moved(self) -> None:
+        self._update_plot()
+
+    @on(TrialTable.OpenRequested)
+    def _open_trial(self, event: TrialTable.OpenRequested) -> None:
+        self.push_screen(DetailScreen(self.store, event.trial_id))
+
+    # --- form, presets, export ------------------------------------------------------------------
+
+    @on(Button.Pressed, "#start")
+    def _start_pressed(self) -> None:
+        self.action_start_trial()
+
+    @on(Button.Pressed, "#stop")
+    def _stop_pressed(self) -> None:
+        self.action_stop_trial()
+
+    @on(KnobForm.Changed)
+    def _form_changed(self, event: KnobForm.Changed) -> None:
+        self.get_screen_stack_main().query_one("#start", Button).disabled = event.config is None
+
+    def action_clone(self) -> None:
+        trial_id = self.table.cursor_trial_id
+        if trial_id is None:
+            self.notify("No trial to clone", severity="warning", timeout=2)
+            return
+        self.clone_trial(trial_id)
+
+    def clone_trial(self, trial_id: int) -> None:
+        try:
+            config = Config.from_dict(self.store.trial(trial_id).config)
+        except TunedeckError as exc:
+            self.notify(str(exc), title=f"Cannot clone trial {trial_id}", severity="error")
+            return
+        self.form.load(config)
+        self.notify(f"trial {trial_id}'s config is in the form", timeout=2)
+
+    def action_open_preset(self) -> None:
+        def loaded(ref: str | None) -> None:
+            if not ref:
+                return
+            try:
+                config = load_preset(ref)
+            except TunedeckError as exc:
+                self.notify(str(exc), title="Preset not loaded", severity="error", timeout=10)
+                return
+            self.form.load(config)
+            self.notify(f"loaded {ref}", timeout=2)
+
+        self.push_screen(PresetOpenScreen(), loaded)
+
+    def action_save_preset(self) -> None:
+        config = self.form.config
+        if config is None:
+            self.notify("Fix the form before saving it", severity="error")
+            return
+        self.push_screen(PresetSaveScreen(config), lambda path: path and self.notify(f"saved {path}", timeout=3))
+
+    def action_export(self) -> None:
+        frame = self.table.current_view()
+        self.push_screen(ExportScreen(frame, self.store), lambda path: path and self.notify(f"wrote {path}"))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_toggle_pane(self) -> None:
+        self.get_screen_stack_main().action_toggle_pane()
+
+    # --- quitting -------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        busy = self.queue.running_ids or self.queue.pending_ids
+        if not busy:
+            self.exit()
+            return
+
+        def answered(stop: bool | None) -> None:
+            if stop:
+                self.stop_all_and_exit()
+
+        n = len(self.queue.running_ids)
+        self.push_screen(ConfirmScreen(f"{n} trial(s) running, {len(self.queue.pending_ids)} queued. "
+                                       f"Stop them and quit? They are recorded as cancelled.",
+                                       yes="Stop and quit", no="Keep training"), answered)
+
+    def stop_all_and_exit(self) -> None:
+        self.quitting = True
+        self.queue.cancel_all()
+        self.notify("stopping trials…", timeout=5)
+        if self.workers_running == 0:
+            self.exit()
+
+    def on_unmount(self) -> None:
+        self.queue.cancel_all()
+        self.executor.shutdown()
+

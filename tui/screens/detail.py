@@ -1,0 +1,72 @@
+"""One trial in full: why it stopped, its summary, the knobs that applied, and every epoch."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from engine.cli.formatting import fmt_duration, fmt_value
+from engine.config import applicable_view
+from engine.presets import dict_to_toml
+from engine.store import Store
+from engine.store_schema import TrialRecord
+
+EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
+STATE_STYLES = {"completed": "green", "early_stopped": "cyan", "running": "yellow", "failed": "red",
+                "diverged": "red", "cancelled": "dark_orange", "interrupted": "dark_orange", "pruned": "magenta"}
+
+
+class DetailScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q", "dismiss", "Close"), Binding("c", "clone", "Clone into form")]
+
+    def __init__(self, store: Store, trial_id: int) -> None:
+        super().__init__()
+        self.record: TrialRecord = store.trial(trial_id)
+        self.epochs = store.epochs(trial_id)
+
+    def compose(self) -> ComposeResult:
+        r = self.record
+        style = STATE_STYLES.get(r.state.value, "")
+        with VerticalScroll(classes="dialog detail"):
+            yield Static(f"[b]trial {r.id}: {r.name}[/b]  [{style}]{r.state.value}[/]  task [b]{r.task}[/b]"
+                         f"   (Escape closes, c clones)", classes="dialog-title")
+            yield Static(self._summary(), id="detail-summary")
+            if r.error:
+                yield Static(f"[b red]error[/]\n{_escape(r.error.rstrip())}", id="detail-error")
+            with Horizontal(id="detail-body"):
+                yield Static(_escape(self._config_text()), id="detail-config")
+                table: DataTable = DataTable(id="detail-epochs", zebra_stripes=True, cursor_type="row")
+                yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one("#detail-epochs", DataTable)
+        for column in EPOCH_COLUMNS:
+            table.add_column(column, key=column)
+        for e in self.epochs:
+            table.add_row(*(fmt_value(e.get(c)) for c in EPOCH_COLUMNS))
+
+    def _summary(self) -> str:
+        r = self.record
+        env = r.env or {}
+        return (f"[b]why[/b]      {_escape(r.reason or '-')}\n"
+                f"[b]summary[/b]  best epoch {fmt_value(r.best_epoch)}   best val_loss {fmt_value(r.best_val_loss)}"
+                f"   val_acc {fmt_value(r.best_val_acc)}   test_loss {fmt_value(r.test_loss)}"
+                f"   test_acc {fmt_value(r.test_acc)}   epochs {fmt_value(r.epochs_run)}"
+                f"   {fmt_duration(r.duration_s)}\n"
+                f"[b]ran on[/b]   {env.get('hostname', '-')} {r.device or '-'}   torch {env.get('torch', '-')}"
+                f"   tunedeck {env.get('tunedeck', '-')}")
+
+    def _config_text(self) -> str:
+        shown, omitted = applicable_view(self.record.config)
+        note = f"# {omitted} knobs that do not apply are left out\n" if omitted else ""
+        return note + dict_to_toml(shown)
+
+    def action_clone(self) -> None:
+        self.dismiss(None)
+        self.app.call_later(self.app.clone_trial, self.record.id)  # type: ignore[attr-defined]
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")

@@ -1,0 +1,1 @@
+"""Widgets of the tunedeck UI, one per module."""

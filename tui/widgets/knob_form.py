@@ -1,0 +1,161 @@
+"""The hyperparameter form, generated from the engine's schema.
+
+No field is written by hand: the form walks `iter_fields()`, so a knob added to the engine shows
+up here with its help, its rules and its "does it apply" test. Every edit re-validates the whole
+config with the engine's own `Config.from_dict`, so `KnobForm.config` is either something the
+engine will run or None.
+"""
+from __future__ import annotations
+
+from itertools import groupby
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Collapsible, Input, Select, Static, Switch
+
+from engine.config import GROUP_TITLES, Config, iter_fields
+from engine.schema import FieldInfo
+from tui.formvalues import NAME_FIELD, FormState, evaluate, raw_values
+from tui.widgets.knob_field import KnobField, editor_id
+
+
+class KnobForm(Widget):
+    """Every knob, grouped as the config is, hiding those the current values do not use.
+
+    Editors have ids `knob-<group>-<name>` (`knob-optim-lr`, `knob-name`); each field's
+    container is `field-<group>-<name>` and each group's Collapsible is `group-<group>`.
+    """
+
+    DEFAULT_CSS = """
+    KnobForm {
+        height: 1fr;
+        width: 1fr;
+        & > #knob-form-scroll { height: 1fr; }
+        & #field-name { padding-left: 1; margin-bottom: 1; }
+        & Collapsible > Contents { padding: 0 0 0 2; }
+        & > #knob-form-summary {
+            color: $text-error; height: 1; display: none;
+            text-wrap: nowrap; text-overflow: ellipsis; padding: 0 1;
+        }
+    }
+    """
+
+    class Changed(Message):
+        """The user edited the form, or a config was loaded into it.
+
+        `config` is None while the form is invalid; `errors` maps field keys to messages.
+        """
+
+        def __init__(self, form: KnobForm, config: Config | None, errors: dict[str, str]) -> None:
+            super().__init__()
+            self.form = form
+            self.config = config
+            self.errors = errors
+
+        @property
+        def control(self) -> KnobForm:
+            return self.form
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._base = config or Config()
+        self._raw = raw_values(self._base)
+        self._state = evaluate(self._raw, self._base)
+        self._fields: dict[str, KnobField] = {}
+        self._summary = Static("", id="knob-form-summary", markup=False)
+        self._summary_text = ""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="knob-form-scroll", can_focus=False):
+            yield self._new_field(NAME_FIELD)
+            for group, infos in groupby(iter_fields(), key=lambda info: info.group):
+                with Collapsible(title=GROUP_TITLES[group], collapsed=False, id=f"group-{group}"):
+                    for info in infos:
+                        yield self._new_field(info)
+        yield self._summary
+
+    def _new_field(self, info: FieldInfo) -> KnobField:
+        field = KnobField(info, self._raw[info.key])
+        self._fields[info.key] = field
+        return field
+
+    def on_mount(self) -> None:
+        self._show(self._state)
+
+    @property
+    def config(self) -> Config | None:
+        """The validated config the form shows, or None while anything is wrong."""
+        return self._state.config
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Field key -> what is wrong with it (empty when valid)."""
+        return dict(self._state.errors)
+
+    @property
+    def is_valid(self) -> bool:
+        return self._state.config is not None
+
+    @property
+    def state(self) -> FormState:
+        """Config, errors and which knobs apply, as last evaluated."""
+        return self._state
+
+    def field(self, key: str) -> KnobField:
+        """The field for a dotted key (`optim.lr`) or `name`."""
+        return self._fields[key]
+
+    def editor(self, key: str) -> Widget:
+        """The editor widget for a key; its id is `editor_id(key)`."""
+        return self._fields[key].editor
+
+    def load(self, config: Config) -> None:
+        """Fill every field from a config (a preset, a cloned trial) and post one Changed."""
+        self._base = config
+        self._raw = raw_values(config)
+        with self.prevent(Input.Changed, Select.Changed, Switch.Changed):
+            for key, field in self._fields.items():
+                field.set_raw(self._raw[key])
+        self._revalidate()
+
+    def focus_key(self, key: str) -> None:
+        """Move the cursor to a knob's editor, e.g. to the one an error names."""
+        self._fields[key].editor.focus()
+
+    @on(KnobField.Edited)
+    def _field_edited(self, event: KnobField.Edited) -> None:
+        event.stop()
+        self._raw[event.field.key] = event.raw
+        self._revalidate()
+
+    def _revalidate(self) -> None:
+        self._state = evaluate(self._raw, self._base)
+        self._show(self._state)
+        self.post_message(self.Changed(self, self._state.config, dict(self._state.errors)))
+
+    def _show(self, state: FormState) -> None:
+        for key, field in self._fields.items():
+            message = state.errors.get(key)
+            if message != (field.error or None):
+                field.set_error(message)
+            visible = state.applies.get(key, True) or message is not None
+            if field.display != visible:
+                field.display = visible
+        summary = "; ".join(f"{key}: {message}" if key else message for key, message in state.errors.items())
+        if summary != self._summary_text:
+            self._summary_text = summary
+            self._summary.update(f"✗ {summary}")
+            self._summary.display = bool(summary)
+
+
+__all__ = ["KnobForm", "editor_id"]
