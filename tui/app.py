@@ -53,6 +53,7 @@ class TunedeckApp(App[None]):
         Binding("l", "toggle_log", "Log y", show=False),
         Binding("m", "cycle_metric", "Metric", show=False),
         Binding("t", "toggle_steps", "Steps", show=False),
+        Binding("ctrl+t", "switch_focus", "Table/Form", priority=True),
         Binding("f2", "toggle_pane", "Form/Monitor"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -231,6 +232,8 @@ class TunedeckApp(App[None]):
                 e = live.epochs[-1]
                 parts.append(f"#{trial_id} epoch {e.epoch} val_loss {e.val_loss:.4g}")
         parts.append(f"plot {self.metric}{' (log)' if self.plot.log_y else ''}{' steps' if self.show_steps else ''}")
+        if self.get_screen_stack_main().has_class("narrow"):
+            parts.append("F2 form")
         self.get_screen_stack_main().query_one("#status", Static).update("  ·  ".join(parts))
 
     def action_toggle_log(self) -> None:
@@ -317,6 +320,17 @@ class TunedeckApp(App[None]):
 
     def action_toggle_pane(self) -> None:
         self.get_screen_stack_main().action_toggle_pane()
+
+    def action_switch_focus(self) -> None:
+        """Jump between the trial table and the form without tabbing through every field."""
+        main = self.get_screen_stack_main()
+        if self.focused is self.table:
+            if main.has_class("narrow"):
+                main.add_class("show-form")
+            self.form.focus_key("optim.lr")
+        else:
+            main.remove_class("show-form")
+            self.table.focus()
 
     # --- quitting -------------------------------------------------------------------------------
 

@@ -11,12 +11,19 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from engine.errors import TunedeckError
-from engine.export import export_frame
+from engine.export import export_frame, format_for
 from engine.store import Store
 from engine.views import history_frame
 
 FORMATS = [("CSV", "csv"), ("Parquet", "parquet"), ("JSON", "json"), ("NDJSON", "ndjson"), ("Markdown", "markdown")]
 SUFFIX = {"csv": ".csv", "parquet": ".parquet", "json": ".json", "ndjson": ".ndjson", "markdown": ".md"}
+
+
+def _format_of(path: str) -> str | None:
+    try:
+        return format_for(path, None)
+    except TunedeckError:
+        return None
 
 
 class ExportScreen(ModalScreen[Path | None]):
@@ -46,8 +53,17 @@ class ExportScreen(ModalScreen[Path | None]):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         path_input = self.query_one("#export-path", Input)
+        if _format_of(path_input.value) == event.value:
+            return
         stem = Path(path_input.value or "trials").with_suffix("")
         path_input.value = str(stem) + SUFFIX[str(event.value)]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """A path typed with a known suffix picks its format, so trials.parquet is Parquet."""
+        fmt = _format_of(event.value)
+        select = self.query_one("#export-format", Select)
+        if fmt is not None and select.value != fmt:
+            select.value = fmt
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._export()

@@ -33,6 +33,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     ]),
     ("Anywhere", [
         ("tab / shift+tab", "move between fields and panes"),
+        ("ctrl+t", "jump between the trial table and the form"),
         ("f2", "form or monitor, on a small terminal"),
         ("ctrl+p", "command palette"),
         ("? / f1", "this help"),

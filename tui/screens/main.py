@@ -43,7 +43,9 @@ class MainScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW_WIDTH or event.size.height < NARROW_HEIGHT
-        self.set_class(narrow, "narrow")
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self.app.call_later(getattr(self.app, "_update_status", lambda: None))
 
     def action_toggle_pane(self) -> None:
         self.toggle_class("show-form")

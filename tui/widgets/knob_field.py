@@ -96,7 +96,9 @@ class KnobField(Widget):
         self._raw = raw
         self._message = ""
         self._editor = self._make_editor(raw)
-        self._error: Static | None = None  # mounted on the first error: most fields never need one
+        # Composed up front and hidden by CSS until needed, so that an error never mounts a widget
+        # while the user is typing.
+        self._error = Static(classes="knob-error", markup=False, id=error_id(info.key))
 
     @property
     def key(self) -> str:
@@ -134,8 +136,7 @@ class KnobField(Widget):
             yield Label(self.info.name, classes="knob-label")
             yield self._editor
         yield Static(self.info.knob.help, classes="knob-hint", markup=False)
-        if self._error is not None:
-            yield self._error
+        yield self._error
 
     def set_raw(self, raw: str | bool) -> None:
         """Show a value the form decided on (a loaded config); not reported as an edit."""
@@ -153,12 +154,6 @@ class KnobField(Widget):
         """Show the rule this field breaks, or clear it."""
         self._message = message or ""
         self.set_class(bool(message), "-invalid")
-        if self._error is None:
-            if not message:
-                return
-            self._error = Static(classes="knob-error", markup=False, id=error_id(self.key))
-            if self.is_mounted:
-                self.mount(self._error)
         self._error.update(self._message)
 
     @property
