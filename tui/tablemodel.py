@@ -14,6 +14,7 @@ from typing import Any, Literal, Sequence, TypeVar
 import polars as pl
 
 from engine.events import TrialState
+from engine.formatting import fmt_duration
 from engine.views import varying_columns
 
 Kind = Literal["int", "float", "bool", "str", "duration"]
@@ -83,16 +84,9 @@ def format_float(value: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """Short runs in tenths of a second, longer ones in minutes and hours, always a few cells wide."""
     if not math.isfinite(seconds):
         return format_float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    return fmt_duration(seconds)
 
 
 def format_value(value: Any, kind: Kind) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.formatting import render_table
+from engine.formatting import render_table
 from engine.presets import find_preset, load_preset, shipped_dir, shipped_names, to_toml
 
 

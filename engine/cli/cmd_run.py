@@ -8,7 +8,7 @@ import threading
 from types import FrameType
 from typing import Callable
 
-from engine.cli.formatting import fmt_duration, fmt_value
+from engine.formatting import fmt_duration, fmt_value
 from engine.cli.storeopen import open_store
 from engine.errors import TunedeckError
 from engine.events import EpochEnded, TrialFinished, TrialStarted, TrialState

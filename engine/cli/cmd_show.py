@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from engine.cli.formatting import fmt_duration, fmt_value, render_table
+from engine.formatting import fmt_duration, fmt_value, render_table
 from engine.cli.storeopen import open_store
 from engine.config import applicable_view
 from engine.presets import dict_to_toml

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.formatting import render_table
+from engine.formatting import render_table
 from engine.cli.storeopen import open_store
 from engine.errors import ConfigError
 from engine.schema import suggest

@@ -7,7 +7,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from engine.cli.formatting import fmt_duration, fmt_value
+from engine.formatting import fmt_duration, fmt_value
 from engine.config import applicable_view
 from engine.presets import dict_to_toml
 from engine.store import Store

@@ -33,6 +33,18 @@ ASCENDING_MARK = "▲"
 DESCENDING_MARK = "▼"
 
 
+class _TableMessage(Message):
+    """What every message of the table carries: the table, also as `control` for `@on` selectors."""
+
+    def __init__(self, trial_table: TrialTable) -> None:
+        super().__init__()
+        self.trial_table = trial_table
+
+    @property
+    def control(self) -> TrialTable:
+        return self.trial_table
+
+
 class TrialTable(ScrollView, can_focus=True):
     """A focusable, virtual table of trials: header fixed on top, id column fixed on the left."""
 
@@ -93,66 +105,41 @@ class TrialTable(ScrollView, can_focus=True):
     }
     """
 
-    class Highlighted(Message):
+    class Highlighted(_TableMessage):
         """The cursor came to rest on another trial (the details pane follows it)."""
 
         def __init__(self, trial_table: TrialTable, trial_id: int) -> None:
-            super().__init__()
-            self.trial_table = trial_table
+            super().__init__(trial_table)
             self.trial_id = trial_id
 
-        @property
-        def control(self) -> TrialTable:
-            return self.trial_table
-
-    class SelectionChanged(Message):
+    class SelectionChanged(_TableMessage):
         """The set of marked trials changed (compare and export act on it)."""
 
         def __init__(self, trial_table: TrialTable, trial_ids: tuple[int, ...]) -> None:
-            super().__init__()
-            self.trial_table = trial_table
+            super().__init__(trial_table)
             self.trial_ids = trial_ids
 
-        @property
-        def control(self) -> TrialTable:
-            return self.trial_table
-
-    class OpenRequested(Message):
+    class OpenRequested(_TableMessage):
         """The user asked to see one trial in full."""
 
         def __init__(self, trial_table: TrialTable, trial_id: int) -> None:
-            super().__init__()
-            self.trial_table = trial_table
+            super().__init__(trial_table)
             self.trial_id = trial_id
 
-        @property
-        def control(self) -> TrialTable:
-            return self.trial_table
-
-    class SortChanged(Message):
+    class SortChanged(_TableMessage):
         """The order changed; a status line or a saved layout may want to know."""
 
         def __init__(self, trial_table: TrialTable, column: str | None, descending: bool) -> None:
-            super().__init__()
-            self.trial_table = trial_table
+            super().__init__(trial_table)
             self.column = column
             self.descending = descending
 
-        @property
-        def control(self) -> TrialTable:
-            return self.trial_table
-
-    class FilterChanged(Message):
+    class FilterChanged(_TableMessage):
         """Only trials in `state` are shown now (None: all of them)."""
 
         def __init__(self, trial_table: TrialTable, state: str | None) -> None:
-            super().__init__()
-            self.trial_table = trial_table
+            super().__init__(trial_table)
             self.state = state
-
-        @property
-        def control(self) -> TrialTable:
-            return self.trial_table
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None,
                  disabled: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""Plain-text rendering of frames and values for the headless CLI."""
+"""Plain-text rendering of values and tables, shared by the headless CLI and the TUI."""
 from __future__ import annotations
 
 import datetime as dt
@@ -24,8 +24,11 @@ def fmt_value(value: Any) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
+    """Short runs in tenths of a second, longer ones in minutes and hours, always a few cells wide."""
     if seconds is None:
         return "-"
+    if not math.isfinite(seconds):
+        return str(seconds)
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
