@@ -54,6 +54,8 @@ class TunedeckApp(App[None]):
         Binding("m", "cycle_metric", "Metric", show=False),
         Binding("t", "toggle_steps", "Steps", show=False),
         Binding("ctrl+t", "switch_focus", "Table/Form", priority=True),
+        Binding("plus", "parallel(1)", "More at once", show=False),
+        Binding("minus", "parallel(-1)", "Fewer at once", show=False),
         Binding("f2", "toggle_pane", "Form/Monitor"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -117,6 +119,10 @@ class TunedeckApp(App[None]):
                             self.action_clone)
         yield SystemCommand("Toggle log scale", "Log scale for the plot's y axis (l)", self.action_toggle_log)
         yield SystemCommand("Cycle plot metric", "Loss, accuracy, learning rate (m)", self.action_cycle_metric)
+        yield SystemCommand("More trials at once", "Train one more trial in parallel (+)",
+                            lambda: self.action_parallel(1))
+        yield SystemCommand("Fewer trials at once", "Train one fewer trial in parallel (-)",
+                            lambda: self.action_parallel(-1))
         yield SystemCommand("Keys", "Every key tunedeck knows (?)", self.action_help)
 
     # --- trials ---------------------------------------------------------------------------------
@@ -159,6 +165,15 @@ class TunedeckApp(App[None]):
         self._update_status()
         if self.quitting and self.workers_running == 0:
             self.exit()
+
+    def action_parallel(self, change: int) -> None:
+        """How many trials train at once; more start at once when some are waiting."""
+        self.parallel = max(1, self.parallel + change)
+        while self.workers_running < self.parallel and self.queue.pending_ids:
+            self.workers_running += 1
+            self._run_queue()
+        self.notify(f"{self.parallel} trial(s) at once", timeout=2)
+        self._update_status()
 
     def action_stop_trial(self) -> None:
         trial_id = self.table.cursor_trial_id
@@ -223,7 +238,8 @@ class TunedeckApp(App[None]):
             return
         running = self.queue.running_ids
         pending = self.queue.pending_ids
-        parts = [f"running {', '.join(f'#{t}' for t in running)}" if running else "idle"]
+        parts = [f"running {', '.join(f'#{t}' for t in running)}" if running else "idle",
+                 f"{self.parallel} at once"]
         if pending:
             parts.append(f"{len(pending)} queued")
         for trial_id in running:

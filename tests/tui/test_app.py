@@ -274,3 +274,22 @@ def test_small_terminal_switches_between_form_and_monitor(tmp_path: Path) -> Non
         assert main.query_one("#right").display
 
     drive(app, script, size=(80, 24))
+
+
+def test_queued_trials_wait_and_more_at_once_starts_them(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    app = app_on(store, **{"optim.max_epochs": 100000, "early_stop.patience": 0})
+
+    async def script(pilot: Pilot) -> None:
+        app.table.focus()
+        await pilot.press("ctrl+r", "ctrl+r")
+        await until(pilot, lambda: app.queue.running_ids == [1])
+        assert app.queue.pending_ids == [2] and store.trial(2).state is TrialState.QUEUED
+        await pilot.press("plus")
+        await until(pilot, lambda: sorted(app.queue.running_ids) == [1, 2])
+        assert app.parallel == 2
+        for trial_id in (1, 2):
+            app.queue.cancel(trial_id)
+        await until(pilot, lambda: all(r.state is TrialState.CANCELLED for r in store.trials()))
+
+    drive(app, script)

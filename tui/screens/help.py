@@ -11,6 +11,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Trials", [
         ("ctrl+r", "start a trial with the form's values (queued if one is running)"),
         ("ctrl+x", "stop the highlighted running trial (recorded as cancelled)"),
+        ("+ / -", "train more / fewer trials at once (one each to start; --parallel N)"),
         ("c", "clone the highlighted trial's config into the form"),
         ("enter", "open the highlighted trial: config, summary, why it stopped, epochs"),
         ("e", "export the table as filtered and sorted (CSV, Parquet, JSON, Markdown)"),
