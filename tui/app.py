@@ -139,19 +139,21 @@ class TunedeckApp(App[None]):
             return
         trial_id = self.queue.submit(config)
         self._table_dirty = True
-        if self.workers_running < self.parallel:
-            self.workers_running += 1
-            self._run_queue()
-            self.notify(f"trial {trial_id} started", timeout=2)
-        else:
+        busy = self.workers_running >= self.parallel
+        self._start_workers()
+        if busy:
             self.notify(f"trial {trial_id} queued ({len(self.queue.pending_ids)} waiting)", timeout=2)
+        else:
+            self.notify(f"trial {trial_id} started", timeout=2)
         self._update_status()
 
     @work(thread=True, exit_on_error=False, group="trials")
     def _run_queue(self) -> None:
         """One worker: trains queued trials one after another until the queue is empty."""
         try:
-            while not self.quitting and self.queue.run_next() is not None:
+            # A worker beyond the allowed number (after `-`) stops once its trial ends.
+            while not self.quitting and self.workers_running <= self.parallel and \
+                    self.queue.run_next() is not None:
                 pass
         finally:
             try:
@@ -162,16 +164,23 @@ class TunedeckApp(App[None]):
     def _worker_done(self) -> None:
         self.workers_running -= 1
         self._table_dirty = True
+        if self.quitting:
+            if self.workers_running == 0:
+                self.exit()
+            return
+        self._start_workers()
         self._update_status()
-        if self.quitting and self.workers_running == 0:
-            self.exit()
+
+    def _start_workers(self) -> None:
+        """As many workers as allowed while trials wait."""
+        while self.workers_running < self.parallel and self.queue.pending_ids:
+            self.workers_running += 1
+            self._run_queue()
 
     def action_parallel(self, change: int) -> None:
         """How many trials train at once; more start at once when some are waiting."""
         self.parallel = max(1, self.parallel + change)
-        while self.workers_running < self.parallel and self.queue.pending_ids:
-            self.workers_running += 1
-            self._run_queue()
+        self._start_workers()
         self.notify(f"{self.parallel} trial(s) at once", timeout=2)
         self._update_status()
 
