@@ -21,8 +21,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--executor", choices=("process", "thread"), default="process",
                         help="process (default): train in a warm child process at full speed; "
                              "thread: in this process (no start-up cost, slower beside the UI)")
-    parser.add_argument("--parallel", type=int, default=1, metavar="N", help="trials trained at once (default 1)")
+    parser.add_argument("--parallel", type=_at_least_one, default=1, metavar="N",
+                        help="trials trained at once (default 1; + and - change it in the app)")
     return parser
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def main(argv: Sequence[str]) -> int:

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or (args_list[0] not in COMMANDS and not args_list[0].startswith("-")):
+    if _wants_tui(args_list):
         return _open_tui(args_list)
     parser = build_parser()
     args = parser.parse_args(args_list)
@@ -124,6 +124,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `tunedeck trials | head`
         sys.stderr.close()
         return 0
+
+
+TUI_OPTIONS_WITH_VALUE = ("--store", "--set", "--executor", "--parallel")
+
+
+def _wants_tui(args: list[str]) -> bool:
+    """`tunedeck`, `tunedeck PRESET`, `tunedeck --store x.db`: the cockpit; a command word: headless."""
+    if args and args[0] in ("-h", "--help", "--version"):
+        return False
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in TUI_OPTIONS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg not in COMMANDS
+    return True
 
 
 def _open_tui(args: list[str]) -> int:

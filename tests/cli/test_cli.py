@@ -156,3 +156,14 @@ def test_the_tui_entry_refuses_a_bad_preset_before_opening(cli: Cli) -> None:
     assert "no-such-preset" in result.stderr
     _no_traceback(result)
     assert not cli.store.exists()
+
+
+def test_the_tui_entry_reports_a_bad_store_or_option_without_opening(cli: Cli) -> None:
+    garbage = cli.cwd / "g.db"
+    garbage.write_text("not a database")
+    result = cli("--store", str(garbage))
+    assert result.returncode == 2 and "not a tunedeck store" in result.stderr
+    _no_traceback(result)
+    assert garbage.read_text() == "not a database"  # nothing already stored is touched
+    parallel = cli("--parallel", "0")
+    assert parallel.returncode == 2 and "--parallel: must be >= 1, got 0" in parallel.stderr
