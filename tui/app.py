@@ -83,8 +83,9 @@ class TunedeckApp(App[None]):
 
     # --- wiring ---------------------------------------------------------------------------------
 
-    def get_screen_stack_main(self) -> MainScreen:
-        """The cockpit, also while a dialog is on top of it."""
+    @property
+    def cockpit(self) -> MainScreen:
+        """The main screen, also while a dialog is on top of it."""
         return self._main
 
     def on_mount(self) -> None:
@@ -251,7 +252,7 @@ class TunedeckApp(App[None]):
                 e = live.epochs[-1]
                 parts.append(f"#{trial_id} epoch {e.epoch} val_loss {e.val_loss:.4g}")
         parts.append(f"plot {self.metric}{' (log)' if self.plot.log_y else ''}{' steps' if self.show_steps else ''}")
-        if self.get_screen_stack_main().has_class("narrow"):
+        if self.cockpit.has_class("narrow"):
             parts.append("F2 form")
         self._status.update("  ·  ".join(parts))
 
@@ -339,11 +340,11 @@ class TunedeckApp(App[None]):
         self.push_screen(HelpScreen())
 
     def action_toggle_pane(self) -> None:
-        self.get_screen_stack_main().action_toggle_pane()
+        self.cockpit.action_toggle_pane()
 
     def action_switch_focus(self) -> None:
         """Jump between the trial table and the form without tabbing through every field."""
-        main = self.get_screen_stack_main()
+        main = self.cockpit
         if self.focused is self.table:
             if main.has_class("narrow"):
                 main.add_class("show-form")

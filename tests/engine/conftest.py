@@ -1,8 +1,7 @@
 """Shared fixtures for the store, views and export tests: real stores fed with real events."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -45,11 +44,6 @@ def _run_trial(store: Store, config: dict[str, Any] | None = None, *, epochs: in
                                         seconds=1.25, error=error))
     return tid
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "trials.db") as s:
-        yield s
 
 
 @pytest.fixture

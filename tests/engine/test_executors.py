@@ -23,11 +23,6 @@ def toy(**updates: object) -> Config:
     return Config.from_dict(base).with_updates(updates)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store(tmp_path / "t.db") as s:
-        yield s
-
 
 @pytest.fixture(scope="module")
 def processes() -> ProcessExecutor:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -21,11 +21,6 @@ def config(**dotted: Any) -> Config:
                              "run": {"log_every": 1, "device": "cpu"}})
     return base.with_updates(dotted)
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "trials.db") as s:
-        yield s
 
 
 def rows(store: Store, trial_id: int, metric: str) -> list[tuple[int, int, float | None]]:

@@ -263,7 +263,7 @@ def test_small_terminal_switches_between_form_and_monitor(tmp_path: Path) -> Non
     app = app_on(scripted_store(tmp_path / "t.db"))
 
     async def script(pilot: Pilot) -> None:
-        main = app.get_screen_stack_main()
+        main = app.cockpit
         assert main.has_class("narrow")
         assert not app.form.display or not main.query_one("#left").display
         await pilot.press("f2")

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, Awaitable, Callable
 
 import polars as pl
 import pytest
@@ -86,11 +85,6 @@ def _feed(store: Store, config: dict[str, Any], *, state: TrialState | None, los
     store.record(tid, TrialFinished(state=state, reason="test", summary=summary, seconds=seconds))
     return tid
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "trials.db") as s:
-        yield s
 
 
 @pytest.fixture

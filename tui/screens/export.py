@@ -4,16 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Select
 
 from engine.errors import TunedeckError
 from engine.export import export_frame, format_for
 from engine.store import Store
 from engine.views import history_frame
+from tui.screens.write_dialog import WriteDialog
 
 FORMATS = [("CSV", "csv"), ("Parquet", "parquet"), ("JSON", "json"), ("NDJSON", "ndjson"), ("Markdown", "markdown")]
 SUFFIX = {"csv": ".csv", "parquet": ".parquet", "json": ".json", "ndjson": ".ndjson", "markdown": ".md"}
@@ -26,30 +24,28 @@ def _format_of(path: str) -> str | None:
         return None
 
 
-class ExportScreen(ModalScreen[Path | None]):
+class ExportScreen(WriteDialog):
     """Dismisses with the path written, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    PREFIX = "export"
+    ACTION = "Export"
 
     def __init__(self, frame: pl.DataFrame, store: Store) -> None:
         super().__init__()
         self.frame = frame
         self.store = store
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(f"Export {self.frame.height} trials (as filtered and sorted)", classes="dialog-title")
-            yield Select(FORMATS, value="csv", allow_blank=False, id="export-format")
-            yield Input(value="trials.csv", placeholder="file path", id="export-path")
-            yield Checkbox("the metric history instead (one row per metric per epoch)", id="export-history")
-            yield Checkbox("overwrite if the file exists", id="export-force")
-            yield Label("", id="export-error", classes="error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Export", variant="primary", id="export-go")
-                yield Button("Cancel", id="export-cancel")
+    def title_text(self) -> str:
+        return f"Export {self.frame.height} trials (as filtered and sorted)"
 
-    def on_mount(self) -> None:
-        self.query_one("#export-path", Input).focus()
+    def default_path(self) -> str:
+        return "trials.csv"
+
+    def fields_above(self) -> list[Widget]:
+        return [Select(FORMATS, value="csv", allow_blank=False, id="export-format")]
+
+    def fields_below(self) -> list[Widget]:
+        return [Checkbox("the metric history instead (one row per metric per epoch)", id="export-history")]
 
     def on_select_changed(self, event: Select.Changed) -> None:
         path_input = self.query_one("#export-path", Input)
@@ -65,28 +61,8 @@ class ExportScreen(ModalScreen[Path | None]):
         if fmt is not None and select.value != fmt:
             select.value = fmt
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._export()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "export-go":
-            self._export()
-        else:
-            self.dismiss(None)
-
-    def _export(self) -> None:
-        fmt = str(self.query_one("#export-format", Select).value)
-        path = self.query_one("#export-path", Input).value.strip()
-        error = self.query_one("#export-error", Label)
-        if not path:
-            error.update("give a file path")
-            return
+    def write(self, path: str, force: bool) -> Path:
         frame = self.frame
         if self.query_one("#export-history", Checkbox).value:
             frame = history_frame(self.store.history(self.frame["id"].to_list()))
-        try:
-            written = export_frame(frame, path, fmt, force=self.query_one("#export-force", Checkbox).value)
-        except TunedeckError as exc:
-            error.update(str(exc))
-            return
-        self.dismiss(written)
+        return export_frame(frame, path, str(self.query_one("#export-format", Select).value), force=force)

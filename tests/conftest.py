@@ -1,0 +1,16 @@
+"""Fixtures shared by every test package."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from engine.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An empty trial store of its own, closed after the test."""
+    with Store(tmp_path / "trials.db") as s:
+        yield s
