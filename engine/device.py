@@ -11,6 +11,9 @@ from engine.errors import ConfigError
 # Below this many parameters a second thread gains little on an idle box (x1.1-1.2) and loses a
 # lot on a busy one (x0.2): benchmarks/threads.py, figures in docs/performance.md.
 SMALL_MODEL_PARAMS = 100_000
+# Set by whoever runs several trials at once (a sweep's workers): threads per trial so that the
+# trials together do not use more threads than there are cores.
+THREAD_CAP_VAR = "TUNEDECK_MAX_THREADS"
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -60,7 +63,17 @@ def choose_threads(config: Config, n_params: int) -> int:
 
     torch's threads spin-wait on each other, so a thread that lands on a core someone else is using
     slows every step down (x0.2-0.4 measured); the 1-minute load average tells how many are idle.
+    Either way no more than the cap in TUNEDECK_MAX_THREADS, when parallel trials set one.
     """
+    return min(_wanted_threads(config, n_params), thread_cap() or 1 << 16)
+
+
+def thread_cap() -> int | None:
+    raw = os.environ.get(THREAD_CAP_VAR, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def _wanted_threads(config: Config, n_params: int) -> int:
     if config.run.threads:
         return config.run.threads
     if n_params < SMALL_MODEL_PARAMS:

@@ -6,6 +6,7 @@ back into a UI.
 from __future__ import annotations
 
 import enum
+import threading
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -29,6 +30,27 @@ class TrialState(str, enum.Enum):
     def ok(self) -> bool:
         """Ended with usable results (sorted before the failures in tables)."""
         return self in (TrialState.COMPLETED, TrialState.EARLY_STOPPED, TrialState.PRUNED)
+
+
+class StopSignal(threading.Event):
+    """A cancel flag that can say how the trial should end: cancelled by default, or pruned with a reason.
+
+    The loop checks it once per batch; whoever sets it (the user, a sweep's pruner) names the outcome.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = TrialState.CANCELLED
+        self.reason: str | None = None
+
+    def stop(self, state: TrialState = TrialState.CANCELLED, reason: str | None = None) -> None:
+        if not self.is_set():
+            self.state, self.reason = state, reason
+        self.set()
+
+    def clear(self) -> None:
+        super().clear()
+        self.state, self.reason = TrialState.CANCELLED, None
 
 
 @dataclass(frozen=True)

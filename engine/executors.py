@@ -14,16 +14,22 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from engine.config import Config
-from engine.events import Event, TrialFinished
+from engine.events import EpochEnded, Event, StopSignal, TrialFinished, TrialState
 
 Sink = Callable[[int, Sequence[Event]], None]
+# Asked after every epoch of a judged trial, before the next epoch starts: a reason to prune it, or None.
+Judge = Callable[[int, EpochEnded], "str | None"]
 FLUSH_SECONDS = 0.1
 
 
 class Executor(Protocol):
     def run(self, store_path: Path, trial_id: int, config: Config, cancel: threading.Event,
-            sink: Sink) -> TrialFinished:
-        """Train a queued trial to its end; blocks. Events reach `sink` in batches."""
+            sink: Sink, *, judge: Judge | None = None, threads: int | None = None) -> TrialFinished:
+        """Train a queued trial to its end; blocks. Events reach `sink` in batches.
+
+        `judge` is asked after each epoch whether to prune (the trial waits for the answer, so a
+        pruned trial stops exactly where it was judged); `threads` caps torch's threads for it.
+        """
         ...
 
     def shutdown(self) -> None:
@@ -53,7 +59,7 @@ class Batcher:
 
 
 def run_in_this_thread(store_path: Path, trial_id: int, config: Config, cancel: threading.Event,
-                       flush: Callable[[list[Event]], None]) -> TrialFinished:
+                       flush: Callable[[list[Event]], None], judge: Judge | None = None) -> TrialFinished:
     """Train a queued trial here, recording it in the store; shared by both executors."""
     from engine.runner import TrialRun
     from engine.store import Store
@@ -64,18 +70,44 @@ def run_in_this_thread(store_path: Path, trial_id: int, config: Config, cancel: 
         try:
             for event in run:
                 batcher.add(event)
+                if judge is not None and isinstance(event, EpochEnded) and not cancel.is_set():
+                    batcher.flush()  # whoever shows the trial sees the epoch it was judged on
+                    reason = ask_judge(judge, trial_id, event)
+                    if reason:
+                        prune(cancel, reason)
         finally:
             batcher.flush()
     assert run.finished is not None  # TrialRun marks an unfinished trial cancelled and re-raises
     return run.finished
 
 
+def ask_judge(judge: Judge | None, trial_id: int, event: EpochEnded) -> str | None:
+    """The judge's verdict; a judge that breaks lets the trial go on rather than take it down."""
+    if judge is None:
+        return None
+    try:
+        return judge(trial_id, event)
+    except Exception:  # noqa: BLE001 - pruning is advice; training must not die of it
+        return None
+
+
+def prune(cancel: threading.Event, reason: str) -> None:
+    """End the trial as pruned at its next batch (a plain Event can only cancel it)."""
+    if isinstance(cancel, StopSignal):
+        cancel.stop(TrialState.PRUNED, reason)
+    else:
+        cancel.set()
+
+
 class ThreadExecutor:
-    """The loop runs in the worker thread itself: no start-up cost, but it shares the GIL with the UI."""
+    """The loop runs in the worker thread itself: no start-up cost, but it shares the GIL with the UI.
+
+    torch's thread count is global to a process, so `threads` is not applied per trial here.
+    """
 
     def run(self, store_path: Path, trial_id: int, config: Config, cancel: threading.Event,
-            sink: Sink) -> TrialFinished:
-        return run_in_this_thread(store_path, trial_id, config, cancel, lambda batch: sink(trial_id, batch))
+            sink: Sink, *, judge: Judge | None = None, threads: int | None = None) -> TrialFinished:
+        return run_in_this_thread(store_path, trial_id, config, cancel, lambda batch: sink(trial_id, batch), judge)
 
     def shutdown(self) -> None:
         pass

@@ -11,11 +11,14 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from engine.config import Config, field_info, set_dotted
 from engine.errors import ConfigError
 from engine.schema import CHOICE, STR, suggest
+
+if TYPE_CHECKING:
+    from engine.search_spec import SearchSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -119,10 +122,72 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[str,
 
 
 def load_preset(ref: str | Path, overrides: Iterable[str] = ()) -> Config:
-    """Resolve a preset (by path or shipped name), apply `--set` overrides and validate."""
+    """Resolve a preset (by path or shipped name), apply `--set` overrides and validate.
+
+    A `[search]` table is the sweep's business (`load_sweep`); a single run ignores it.
+    """
+    return _load(ref, overrides)[0]
+
+
+def load_sweep(ref: str | Path, overrides: Iterable[str] = (),
+               settings: dict[str, Any] | None = None) -> tuple[Config, "SearchSpec"]:
+    """The base config and its `[search]` spec; `settings` (e.g. --trials) override the table's."""
+    from engine.search_spec import parse_search
+
+    config, search, sources, path = _load(ref, overrides)
+    if search is None:
+        raise ConfigError("has no [search] table to sweep; add one, e.g.\n  [search]\n  strategy = \"random\"\n"
+                          "  trials = 20\n  \"optim.lr\" = { low = 1e-4, high = 1e-1, log = true }", file=str(path))
+    try:
+        return config, parse_search(search, config, overrides=settings)
+    except ConfigError as exc:
+        raise _locate_search(exc, sources, path, settings or {}) from None
+
+
+def _locate_search(exc: ConfigError, sources: dict[str, tuple[Path, str]], path: Path,
+                   settings: dict[str, Any]) -> ConfigError:
+    key = (exc.key or "search").removeprefix("search").lstrip(".")
+    if key.split(".")[0] in settings:
+        kwargs = {"value": exc.value} if exc.has_value else {}
+        return ConfigError(exc.rule, key=f"--{key.split('.')[0]}", **kwargs)
+    parts = key.split(".")
+    candidates = [".".join(parts[:n]) for n in range(len(parts), 0, -1)]  # optim.lr.lo, optim.lr, optim
+    for name in candidates:
+        if f"search.{name}" in sources:
+            where, text = sources[f"search.{name}"]
+            line = next((n for n in (locate_line(text, "search", c) for c in candidates) if n), None)
+            return exc.located(str(where), line)
+    where, text = sources.get("search", (path, ""))
+    return exc.located(str(where), locate_line(text, "", "[search]"))
+
+
+def search_table(ref: str | Path) -> dict[str, Any] | None:
+    """A preset's raw `[search]` table (with its bases'), or None; the TUI's Sweep dialog starts from it."""
+    path = find_preset(str(ref))
+    data, _ = _raw(path, ())
+    table = data.get("search")
+    return table if isinstance(table, dict) else None
+
+
+def search_space_toml(table: dict[str, Any]) -> str:
+    """The knob lines of a `[search]` table (dotted keys) as TOML, one knob per line, ranges inline."""
+    import tomli_w
+
+    def value(v: Any) -> str:
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return tomli_w.dumps({"v": v}).strip()[len("v = "):]
+
+    return "".join(f'"{k}" = {value(v)}\n' for k, v in table.items() if "." in k)
+
+
+def _load(ref: str | Path, overrides: Iterable[str]) -> tuple[Config, Any, dict[str, tuple[Path, str]], Path]:
     overrides = list(overrides)
     path = find_preset(str(ref))
     data, sources = _raw(path, ())
+    search = data.pop("search", None)
     data.setdefault("name", path.stem)
     for item in overrides:
         key, value = parse_override(item)
@@ -132,7 +197,7 @@ def load_preset(ref: str | Path, overrides: Iterable[str] = ()) -> Config:
             raise exc.located("--set") from None
         sources.pop(key, None)
     try:
-        return Config.from_dict(data)
+        return Config.from_dict(data), search, sources, path
     except ConfigError as exc:
         raise _locate(exc, sources, path, overrides) from None
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Config
-from engine.events import Event, Summary, TrialFinished, TrialState
-from engine.executors import Sink, run_in_this_thread
+from engine.device import THREAD_CAP_VAR
+from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished, TrialState
+from engine.executors import Judge, Sink, ask_judge, run_in_this_thread
+from engine.placement import Gpu, Placement
 
 _CONTEXT = multiprocessing.get_context("spawn")
 POLL_SECONDS = 0.05
@@ -46,8 +48,9 @@ def _child_main(conn: multiprocessing.connection.Connection, log_path: str | Non
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C belongs to the parent, which cancels cleanly
     _warm_up()
     jobs: queue.Queue = queue.Queue()
-    cancel = threading.Event()
-    cancelled: set[str] = set()  # run tokens, unique per run: trial ids repeat across stores
+    verdicts: queue.Queue = queue.Queue()
+    cancel = StopSignal()
+    cancelled: dict[str, tuple[str, str | None]] = {}  # run token -> (state, reason); tokens are unique per run
     current: list[str | None] = [None]
     lock = threading.Lock()
 
@@ -56,13 +59,17 @@ def _child_main(conn: multiprocessing.connection.Connection, log_path: str | Non
             try:
                 message = conn.recv()
             except (EOFError, OSError):
+                verdicts.put(None)
                 jobs.put(("exit",))
                 return
             if message[0] == "cancel":
+                _, token, state, reason = message
                 with lock:
-                    cancelled.add(message[1])
-                    if current[0] == message[1]:
-                        cancel.set()
+                    cancelled[token] = (state, reason)
+                    if current[0] == token:
+                        cancel.stop(TrialState(state), reason)
+            elif message[0] == "verdict":
+                verdicts.put(message[2])
             else:
                 jobs.put(message)
                 if message[0] == "exit":
@@ -74,17 +81,28 @@ def _child_main(conn: multiprocessing.connection.Connection, log_path: str | Non
         message = jobs.get()
         if message[0] == "exit":
             return
-        _, token, trial_id, config_data, store_path, cwd = message
+        _, token, trial_id, config_data, store_path, cwd, judged, threads = message
         if os.getcwd() != cwd:
             os.chdir(cwd)  # plugins resolve from the working directory, as in the parent
+        if threads:
+            os.environ[THREAD_CAP_VAR] = str(threads)
+        else:
+            os.environ.pop(THREAD_CAP_VAR, None)
         with lock:
             current[0] = token
             cancel.clear()
             if token in cancelled:
-                cancel.set()
+                state, reason = cancelled.pop(token)
+                cancel.stop(TrialState(state), reason)
+
+        def ask_parent(tid: int, event: EpochEnded) -> str | None:
+            conn.send(("judge", tid, event))
+            return verdicts.get()  # the parent answers every question; None also when it is gone
+
         config = Config.from_dict(config_data)
         run_in_this_thread(Path(store_path), trial_id, config, cancel,
-                           lambda batch, tid=trial_id: conn.send(("events", tid, batch)))
+                           lambda batch, tid=trial_id: conn.send(("events", tid, batch)),
+                           ask_parent if judged else None)
         with lock:
             current[0] = None
         conn.send(("done", trial_id))
@@ -97,7 +115,10 @@ def _warm_up() -> None:
 
 
 class _Worker:
-    def __init__(self, log_path: str | None, env: dict[str, str]) -> None:
+    def __init__(self, log_path: str | None, env: dict[str, str], gpu: Gpu | None = None) -> None:
+        self.gpu = gpu
+        if gpu is not None:
+            env = {**env, **Placement.env_for(gpu)}
         self.conn, child_conn = _CONTEXT.Pipe(duplex=True)
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)  # a spawned child takes the environment as it is at start()
@@ -124,11 +145,14 @@ class _Worker:
                 return False
         return False
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def ask_to_exit(self) -> None:
         try:
             self.conn.send(("exit",))
         except (OSError, ValueError):
             pass
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.ask_to_exit()
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()
@@ -137,11 +161,16 @@ class _Worker:
 
 
 class ProcessExecutor:
-    """Trains each trial in a warm child process; idle children are kept for the next trial."""
+    """Trains each trial in a warm child process; idle children are kept for the next trial.
 
-    def __init__(self, *, log_path: str | None = None, env: dict[str, str] | None = None) -> None:
+    With a `placement` (GPUs found on the machine), each child is pinned to one GPU when it starts.
+    """
+
+    def __init__(self, *, log_path: str | None = None, env: dict[str, str] | None = None,
+                 placement: Placement | None = None) -> None:
         self._log_path = log_path
         self._env = dict(env or {})
+        self._placement = placement
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -156,12 +185,13 @@ class ProcessExecutor:
         started = []
         with self._lock:
             while len(self._idle) < count and not self._closed:
-                worker = _Worker(self._log_path, self._env)
+                worker = self._new_worker()
                 self._idle.append(worker)
                 started.append(worker)
-        for worker in started:
+        deadline = time.monotonic() + wait
+        for worker in started:  # they start together, so they share the one deadline
             if wait > 0:
-                worker.wait_ready(wait)
+                worker.wait_ready(max(0.0, deadline - time.monotonic()))
 
     def _acquire(self) -> _Worker:
         with self._lock:
@@ -172,10 +202,21 @@ class ProcessExecutor:
                 if worker.process.is_alive():
                     self._busy.add(worker)
                     return worker
-                worker.stop(0)
-            worker = _Worker(self._log_path, self._env)
+                self._retire(worker, 0)
+            worker = self._new_worker()
             self._busy.add(worker)
             return worker
+
+    def _new_worker(self) -> _Worker:
+        """Called with the lock held."""
+        gpu = self._placement.acquire() if self._placement else None
+        return _Worker(self._log_path, self._env, gpu)
+
+    def _retire(self, worker: _Worker, timeout: float) -> None:
+        worker.stop(timeout)
+        if self._placement is not None and worker.gpu is not None:
+            self._placement.release(worker.gpu)
+            worker.gpu = None
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         with self._lock:
@@ -183,19 +224,28 @@ class ProcessExecutor:
             if healthy and not self._closed:
                 self._idle.append(worker)
                 return
-        worker.stop(1.0)
+            self._retire(worker, 1.0)
+
+    @property
+    def pinned(self) -> dict[int, int | None]:
+        """Each live child's pid and the GPU index it is pinned to (None: not pinned)."""
+        with self._lock:
+            return {w.process.pid: (w.gpu.index if w.gpu else None) for w in [*self._idle, *self._busy]}
 
     def run(self, store_path: Path, trial_id: int, config: Config, cancel: threading.Event,
-            sink: Sink) -> TrialFinished:
+            sink: Sink, *, judge: Judge | None = None, threads: int | None = None) -> TrialFinished:
         started = time.monotonic()
         worker = self._acquire()
         token = f"{os.getpid()}-{next(self._tokens)}"
-        worker.conn.send(("run", token, trial_id, config.to_dict(), str(Path(store_path).resolve()), os.getcwd()))
+        worker.conn.send(("run", token, trial_id, config.to_dict(), str(Path(store_path).resolve()), os.getcwd(),
+                          judge is not None, threads))
         finished: TrialFinished | None = None
         cancel_sent = False
         while True:
             if cancel.is_set() and not cancel_sent:
-                worker.conn.send(("cancel", token))
+                state = cancel.state if isinstance(cancel, StopSignal) else TrialState.CANCELLED
+                reason = cancel.reason if isinstance(cancel, StopSignal) else None
+                worker.conn.send(("cancel", token, state.value, reason))
                 cancel_sent = True
             message = self._receive(worker)
             if message is None:
@@ -208,6 +258,8 @@ class ProcessExecutor:
                 batch: list[Event] = message[2]
                 finished = next((e for e in batch if isinstance(e, TrialFinished)), finished)
                 sink(trial_id, batch)
+            elif kind == "judge":
+                worker.conn.send(("verdict", token, ask_judge(judge, trial_id, message[2])))
             elif kind == "done":
                 self._release(worker, healthy=True)
                 assert finished is not None
@@ -243,7 +295,13 @@ class ProcessExecutor:
             workers = self._idle + list(self._busy)
             self._idle = []
         for worker in workers:
+            worker.ask_to_exit()  # all at once: each takes about a second to wind down
+        for worker in workers:
             worker.stop(2.0)
+        if self._placement is not None:
+            for worker in workers:
+                if worker.gpu is not None:
+                    self._placement.release(worker.gpu)
 
 
 def _summary_from(store: Any, trial_id: int) -> Summary:

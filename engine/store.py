@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from engine.errors import StoreError
 from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
+from engine.store_sweeps import SweepRecords
 from engine.store_schema import (
     EPOCH_METRICS, STEP_METRIC, TrialRecord, dump_json, prepare, record_from_row,
 )
@@ -83,7 +84,7 @@ def _process_alive(pid: int, token: str) -> bool:
     return not token or (len(fields) > 19 and fields[19] == token)
 
 
-class Store:
+class Store(SweepRecords):
     """An open trial store; use it as a context manager or call `close()`.
 
     One connection is shared by the threads of a process (the UI thread reads while a worker
@@ -212,6 +213,7 @@ class Store:
                 reason = f"process {pid} on {self._hostname} ended while the trial ran ({epoch})"
             conn.execute("UPDATE trials SET state = ?, reason = ? WHERE id = ?",
                          (TrialState.INTERRUPTED.value, reason, row["id"]))
+        self._recover_sweeps(conn, _process_alive)
 
     def create_trial(self, config: Config, *, sweep_id: int | None = None) -> int:
         """Record a trial before it runs, so that a queue survives a restart of the UI."""
@@ -326,21 +328,31 @@ class Store:
             raise StoreError(f"no trial with id {trial_id} in {self._where}")
         return record_from_row(row, self._where)
 
-    def trials(self) -> list[TrialRecord]:
-        """Every trial in id order, which is creation order: the table's natural order."""
+    def trials(self, *, sweep_id: int | None = None) -> list[TrialRecord]:
+        """Every trial (or a sweep's) in id order, which is creation order: the table's natural order."""
         with self._read() as conn:
-            rows = conn.execute("SELECT * FROM trials ORDER BY id").fetchall()
+            if sweep_id is None:
+                rows = conn.execute("SELECT * FROM trials ORDER BY id").fetchall()
+            else:
+                rows = conn.execute("SELECT * FROM trials WHERE sweep_id = ? ORDER BY id", (sweep_id,)).fetchall()
         return [record_from_row(row, self._where) for row in rows]
 
-    def history(self, trial_ids: list[int] | None = None) -> list[tuple[int, int, int, str, float | None]]:
-        """Every logged metric as (trial_id, epoch, step, metric, value), the long form Polars pivots."""
+    def history(self, trial_ids: list[int] | None = None, *,
+                metric: str | None = None) -> list[tuple[int, int, int, str, float | None]]:
+        """Every logged metric (or one) as (trial_id, epoch, step, metric, value), the long form Polars pivots."""
         query = "SELECT trial_id, epoch, step, metric, value FROM metrics"
-        params: list[int] = []
+        where: list[str] = []
+        params: list[int | str] = []
         if trial_ids is not None:
             if not trial_ids:
                 return []
             params = [int(t) for t in trial_ids]
-            query += f" WHERE trial_id IN ({', '.join('?' * len(params))})"
+            where.append(f"trial_id IN ({', '.join('?' * len(params))})")
+        if metric is not None:
+            where.append("metric = ?")
+            params.append(metric)
+        if where:
+            query += " WHERE " + " AND ".join(where)
         query += " ORDER BY trial_id, step, metric, epoch, rowid"
         with self._read() as conn:
             return [tuple(row) for row in conn.execute(query, params).fetchall()]  # type: ignore[misc]

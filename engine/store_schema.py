@@ -14,7 +14,7 @@ from typing import Any
 from engine.errors import StoreError
 from engine.events import TrialState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the sweeps table; a version-1 store gains it when opened
 APP_NAME = "tunedeck"
 EPOCH_METRICS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
 STEP_METRIC = "step_loss"
@@ -49,6 +49,22 @@ TRIAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("steps", "INTEGER NOT NULL DEFAULT 0"),
 )
 
+SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("name", "TEXT NOT NULL"),
+    ("state", "TEXT NOT NULL"),
+    ("reason", "TEXT"),
+    ("spec_json", "TEXT NOT NULL"),
+    ("base_json", "TEXT NOT NULL"),
+    ("planned", "INTEGER NOT NULL"),
+    ("created_at", "REAL NOT NULL"),
+    ("finished_at", "REAL"),
+    ("pid", "INTEGER"),
+    ("proc_start", "TEXT NOT NULL DEFAULT ''"),
+    ("hostname", "TEXT NOT NULL DEFAULT ''"),
+)
+SWEEPS_DDL = "CREATE TABLE IF NOT EXISTS sweeps (" + ", ".join(f"{n} {t}" for n, t in SWEEP_COLUMNS) + ")"
+
 DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS trials (" + ", ".join(f"{n} {t}" for n, t in TRIAL_COLUMNS) + ")",
@@ -56,6 +72,7 @@ DDL = (
     "trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE, "
     "epoch INTEGER NOT NULL, step INTEGER NOT NULL, metric TEXT NOT NULL, value REAL)",
     "CREATE INDEX IF NOT EXISTS metrics_trial ON metrics(trial_id, step)",
+    SWEEPS_DDL,
 )
 
 
@@ -119,7 +136,16 @@ def prepare(conn: sqlite3.Connection, path: str) -> bool:
     missing = {"trials", "metrics"} - tables
     if missing:
         raise StoreError(f"{path}: damaged tunedeck store (missing table {', '.join(sorted(missing))})")
+    if version < SCHEMA_VERSION:
+        _upgrade(conn, version)
     return False
+
+
+def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Bring an older store up to this version, in the caller's transaction; nothing is rewritten."""
+    if version < 2:
+        conn.execute(SWEEPS_DDL)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
 def _load_json(text: str | None) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 `train(config)` yields TrialStarted, StepLoss (at a bounded rate), EpochEnded and finally one
 TrialFinished whose state says how it ended. It never raises for a problem in the trial itself:
 bad data, user-code exceptions, NaNs and cancellation all end as a TrialFinished. The caller owns
-storing and showing the events; a `threading.Event` passed as `cancel` stops it within one batch.
+storing and showing the events; a `threading.Event` passed as `cancel` stops it within one batch
+(a `StopSignal` can also say it ends pruned, and why).
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from engine.batches import count_batches, iter_batches, to_device
 from engine.config import Config
 from engine.device import check_precision, choose_threads, resolve_device
 from engine.errors import TaskError, TunedeckError
-from engine.events import EpochEnded, Event, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
+from engine.events import (
+    EpochEnded, Event, StepLoss, StopSignal, Summary, TrialFinished, TrialStarted, TrialState,
+)
 from engine.losses import build_loss, correct_count, l1_penalty, resolve_loss_name
 from engine.models import build_model, count_parameters
 from engine.optim import build_optimizer, build_scheduler, current_lr, step_scheduler
@@ -134,7 +137,10 @@ def _fit(s: Setup, cancel: threading.Event, p: Progress) -> Iterator[Event]:
         seen = 0
         for x, y in iter_batches(s.data.train, c.optim.batch_size, gen, s.device):
             if cancel.is_set():
-                yield _finished(p, TrialState.CANCELLED, f"cancelled by the user at epoch {epoch}, step {p.step}")
+                if isinstance(cancel, StopSignal) and cancel.reason:
+                    yield _finished(p, cancel.state, cancel.reason)
+                else:
+                    yield _finished(p, TrialState.CANCELLED, f"cancelled by the user at epoch {epoch}, step {p.step}")
                 return
             p.step += 1
             with _autocast(s):

@@ -12,7 +12,7 @@ from collections import deque
 from typing import Sequence
 
 from engine.config import Config
-from engine.events import Event, TrialFinished, TrialState
+from engine.events import Event, StopSignal, TrialFinished, TrialState
 from engine.executors import Executor
 from engine.store import Store
 
@@ -22,7 +22,7 @@ class TrialQueue:
         self.store = store
         self.executor = executor
         self._pending: deque[tuple[int, Config]] = deque()
-        self._running: dict[int, threading.Event] = {}
+        self._running: dict[int, StopSignal] = {}
         self._events: queue.Queue[tuple[int, Sequence[Event]]] = queue.Queue()
         self._lock = threading.Lock()
 
@@ -39,15 +39,16 @@ class TrialQueue:
             if not self._pending:
                 return None
             trial_id, config = self._pending.popleft()
-            cancel = threading.Event()
+            cancel = StopSignal()
             self._running[trial_id] = cancel
         try:
-            return self.executor.run(self.store.path, trial_id, config, cancel, self._sink)
+            return self.executor.run(self.store.path, trial_id, config, cancel, self.deliver)
         finally:
             with self._lock:
                 self._running.pop(trial_id, None)
 
-    def _sink(self, trial_id: int, batch: Sequence[Event]) -> None:
+    def deliver(self, trial_id: int, batch: Sequence[Event]) -> None:
+        """Hand events to whoever drains this queue; a sweep running beside it delivers here too."""
         self._events.put_nowait((trial_id, batch))
 
     def cancel(self, trial_id: int) -> bool:

@@ -8,6 +8,7 @@ rate and the table reads the store when a trial's row changed.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -18,7 +19,7 @@ from textual.widgets import Button, Static
 from engine.config import Config
 from engine.errors import TunedeckError
 from engine.executors import Executor
-from engine.presets import load_preset
+from engine.presets import load_preset, search_table
 from engine.store import Store
 from engine.trialqueue import TrialQueue
 from engine.views import trial_frame
@@ -31,6 +32,8 @@ from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.preset_open import PresetOpenScreen
 from tui.screens.preset_save import PresetSaveScreen
+from tui.sweep_actions import SweepActions
+from tui.sweep_control import SweepControl
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.loss_plot import LossPlot
 from tui.widgets.trial_table import TrialTable
@@ -40,7 +43,7 @@ TABLE_REFRESH_SECONDS = 1.0
 METRICS = ("loss", "accuracy", "lr")
 
 
-class TunedeckApp(App[None]):
+class TunedeckApp(SweepActions, App[None]):
     CSS_PATH = "styles.tcss"
     TITLE = "tunedeck"
     BINDINGS = [
@@ -48,6 +51,11 @@ class TunedeckApp(App[None]):
         Binding("ctrl+x", "stop_trial", "Stop", priority=True),
         Binding("ctrl+o", "open_preset", "Open", priority=True),
         Binding("ctrl+s", "save_preset", "Save", priority=True),
+        Binding("ctrl+g", "sweep", "Sweep", priority=True),
+        Binding("p", "pause_sweep", "Pause sweep", show=False),
+        Binding("X,shift+x", "stop_sweep", "Stop sweep", show=False),
+        Binding("a", "analysis", "Analysis", show=False),
+        Binding("v", "compare", "Compare", show=False),
         Binding("e", "export", "Export"),
         Binding("c", "clone", "Clone"),
         Binding("l", "toggle_log", "Log y", show=False),
@@ -62,13 +70,16 @@ class TunedeckApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, config: Config, store: Store, executor: Executor, *, parallel: int = 1) -> None:
+    def __init__(self, config: Config, store: Store, executor: Executor, *, parallel: int = 1,
+                 search: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.initial = config
         self.store = store
         self.executor = executor
         self.parallel = max(1, parallel)
         self.queue = TrialQueue(store, executor)
+        self.sweeps = SweepControl(store, executor, self.queue.deliver, on_trial=self._sweep_trial_ended)
+        self.search = search  # the [search] table the Sweep dialog starts from (the preset's, then the last used)
         self.live = LiveTrials()
         self.plotdata = PlotData(store, self.live)
         self.metric = "loss"
@@ -98,11 +109,13 @@ class TunedeckApp(App[None]):
         self.table = self._main.query_one(TrialTable)
         self.plot = self._main.query_one(LossPlot)
         self._status = self._main.query_one("#status", Static)
+        self._sweep_status = self._main.query_one("#sweep-status", Static)
         self._start_button = self._main.query_one("#start", Button)
         self.refresh_table(force=True)
         self._update_plot()
         self._update_status()
         self.set_interval(DRAIN_SECONDS, self._drain)
+        self.refresh_bindings()
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)
@@ -119,6 +132,13 @@ class TunedeckApp(App[None]):
                             lambda: self.action_parallel(1))
         yield SystemCommand("Fewer trials at once", "Train one fewer trial in parallel (-)",
                             lambda: self.action_parallel(-1))
+        yield SystemCommand("Sweep", "Search around the form's config: grid, random, TPE (ctrl+g)", self.action_sweep)
+        yield SystemCommand("Pause or resume the sweep", "Running trials finish; no new ones start (p)",
+                            self.action_pause_sweep)
+        yield SystemCommand("Stop the sweep", "Cancel its running trials (X)", self.action_stop_sweep)
+        yield SystemCommand("Sweep analysis", "Importance and each knob against the objective (a)",
+                            self.action_analysis)
+        yield SystemCommand("Compare two trials", "The knobs that differ, curves overlaid (v)", self.action_compare)
         yield SystemCommand("Keys", "Every key tunedeck knows (?)", self.action_help)
 
     # --- trials ---------------------------------------------------------------------------------
@@ -161,8 +181,6 @@ class TunedeckApp(App[None]):
         self.workers_running -= 1
         self._table_dirty = True
         if self.quitting:
-            if self.workers_running == 0:
-                self.exit()
             return
         self._start_workers()
         self._update_status()
@@ -193,6 +211,12 @@ class TunedeckApp(App[None]):
         self._table_dirty = True
         self.notify(f"stopping trial {trial_id}", timeout=2)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys pressed while the cockpit is still being built wait for it (the form takes ~1 s)."""
+        if action in ("quit", "help", "command_palette"):
+            return True
+        return self._cockpit_ready()
+
     def _cockpit_ready(self) -> bool:
         """False before the first paint and while the app is closing down."""
         table = getattr(self, "table", None)
@@ -207,6 +231,7 @@ class TunedeckApp(App[None]):
             self._table_dirty = self._table_dirty or rows
             self._update_plot()
             self._update_status()
+        self._update_sweep_status()
         self.refresh_table()
 
     def refresh_table(self, force: bool = False) -> None:
@@ -240,7 +265,7 @@ class TunedeckApp(App[None]):
     def _update_status(self) -> None:
         if not self._cockpit_ready():
             return
-        running = self.queue.running_ids
+        running = self.queue.running_ids + self.sweeps.running_ids
         pending = self.queue.pending_ids
         parts = [f"running {', '.join(f'#{t}' for t in running)}" if running else "idle",
                  f"{self.parallel} at once"]
@@ -317,10 +342,13 @@ class TunedeckApp(App[None]):
                 return
             try:
                 config = load_preset(ref)
+                search = search_table(ref)
             except TunedeckError as exc:
                 self.notify(str(exc), title="Preset not loaded", severity="error", timeout=10)
                 return
             self.form.load(config)
+            if search:
+                self.search = search  # the Sweep dialog starts from the preset's [search]
             self.notify(f"loaded {ref}", timeout=2)
 
         self.push_screen(PresetOpenScreen(), loaded)
@@ -356,7 +384,7 @@ class TunedeckApp(App[None]):
     # --- quitting -------------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        busy = self.queue.running_ids or self.queue.pending_ids
+        busy = self.queue.running_ids or self.queue.pending_ids or self.sweeps.active
         if not busy:
             self.exit()
             return
@@ -365,19 +393,26 @@ class TunedeckApp(App[None]):
             if stop:
                 self.stop_all_and_exit()
 
-        n = len(self.queue.running_ids)
-        self.push_screen(ConfirmScreen(f"{n} trial(s) running, {len(self.queue.pending_ids)} queued. "
+        n = len(self.queue.running_ids) + len(self.sweeps.running_ids)
+        sweep = " and a sweep" if self.sweeps.active else ""
+        self.push_screen(ConfirmScreen(f"{n} trial(s) running, {len(self.queue.pending_ids)} queued{sweep}. "
                                        f"Stop them and quit? They are recorded as cancelled.",
                                        yes="Stop and quit", no="Keep training"), answered)
 
     def stop_all_and_exit(self) -> None:
         self.quitting = True
         self.queue.cancel_all()
+        self.sweeps.stop("stopped: the app quit")
         self.notify("stopping trials…", timeout=5)
-        if self.workers_running == 0:
+        self.set_interval(0.1, self._exit_when_idle)
+
+    def _exit_when_idle(self) -> None:
+        """Exit once every trial has recorded how it ended (each stops within a batch)."""
+        if self.workers_running == 0 and not self.sweeps.active:
             self.exit()
 
     def on_unmount(self) -> None:
         self.queue.cancel_all()
+        self.sweeps.stop("stopped: the app quit")
         self.executor.shutdown()
 

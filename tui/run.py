@@ -39,11 +39,12 @@ def _at_least_one(text: str) -> int:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     from engine.errors import TunedeckError
-    from engine.presets import load_preset
+    from engine.presets import load_preset, search_table
     from engine.store import Store, resolve_store_path
 
     try:
         config = load_preset(args.preset, args.overrides)
+        search = search_table(args.preset)
         store_path = resolve_store_path(args.store)
         store = Store(store_path)
     except TunedeckError as exc:
@@ -54,7 +55,7 @@ def main(argv: Sequence[str]) -> int:
     executor = _executor(args.executor, store_path)
     from tui.app import TunedeckApp
 
-    app = TunedeckApp(config, store, executor, parallel=args.parallel)
+    app = TunedeckApp(config, store, executor, parallel=args.parallel, search=search)
     try:
         app.run()
     finally:
@@ -67,9 +68,11 @@ def _executor(kind: str, store_path):
         from engine.executors import ThreadExecutor
 
         return ThreadExecutor()
+    from engine.placement import Placement
     from engine.procexec import ProcessExecutor, prepare_multiprocessing
 
     prepare_multiprocessing()  # before Textual takes stderr over
-    executor = ProcessExecutor(log_path=str(store_path.with_suffix(".log")))
+    # With several GPUs each trainer process gets its own (CUDA_VISIBLE_DEVICES), round robin.
+    executor = ProcessExecutor(log_path=str(store_path.with_suffix(".log")), placement=Placement.detect())
     executor.prewarm(1)  # import torch in the child while the form is on screen
     return executor

@@ -15,7 +15,9 @@ METRICS = ["best_epoch", "best_val_loss", "best_val_acc", "test_loss", "test_acc
 
 def execute(args: argparse.Namespace) -> int:
     with open_store(args.store, create=False) as store:
-        frame = trial_frame(store.trials())
+        if args.sweep is not None:
+            store.sweep(args.sweep)  # an unknown sweep id is a clear error, not an empty table
+        frame = trial_frame(store.trials(sweep_id=args.sweep))
     shown = select_trials(frame, state=args.state, sort=args.sort, desc=args.desc, limit=args.limit)
     if args.columns:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]

@@ -10,7 +10,7 @@ import importlib
 import sys
 from typing import Sequence
 
-COMMANDS = ("run", "trials", "show", "export", "preset")
+COMMANDS = ("run", "sweep", "sweeps", "trials", "show", "export", "preset")
 EXIT_USER_ERROR = 2
 
 DESCRIPTION = """\
@@ -18,6 +18,8 @@ tunedeck: tune PyTorch models from the terminal.
 
   tunedeck [PRESET]          open the TUI on a preset (default: toy2d-mlp)
   tunedeck run PRESET        train one trial headless, one line per epoch
+  tunedeck sweep PRESET      run the preset's [search] (grid, random, tpe), N trials at once
+  tunedeck sweeps            list the sweeps in the store: state, progress, best
   tunedeck trials            list the trials in the store
   tunedeck show ID           one trial: config, summary, why it stopped, per-epoch metrics
   tunedeck export -o FILE    write the trial table (or --history) to csv/parquet/json/ndjson/md
@@ -53,6 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arg(run)
     run.add_argument("--quiet", action="store_true", help="print only the summary row")
 
+    sweep = sub.add_parser("sweep", help="run the preset's [search] table headless", description=(
+        "Sample configs from the preset's [search] table (grid, random or TPE, by Optuna), train them "
+        "N at a time in separate processes, prune unpromising ones, and record every trial and the "
+        "sweep in the store. Prints one line per finished trial, then the top trials. Ctrl+C cancels "
+        "the running trials and records the sweep as stopped. Exit status: 0 completed, 1 no trial "
+        "completed, 2 bad input, 130 stopped."))
+    sweep.add_argument("preset", metavar="PRESET", help="shipped preset name or path to a TOML file with [search]")
+    _set_arg(sweep)
+    sweep.add_argument("--trials", type=int, metavar="N", help="how many trials (overrides search.trials)")
+    sweep.add_argument("--parallel", type=int, metavar="N", help="trials at once (overrides search.parallel)")
+    sweep.add_argument("--strategy", metavar="S", help="grid, random or tpe (overrides search.strategy)")
+    sweep.add_argument("--seed", type=int, metavar="N", help="sampler seed (overrides search.seed)")
+    sweep.add_argument("--top", type=int, default=5, metavar="K", help="rows in the final table (default 5)")
+    sweep.add_argument("--executor", choices=("process", "thread"), default="process",
+                       help="process (default): each trial in its own process; thread: in this process")
+    _store_arg(sweep)
+
+    sweeps = sub.add_parser("sweeps", help="list the sweeps in the store", description=(
+        "One line per sweep: its id, name, strategy, state (running, paused, completed, stopped, "
+        "interrupted), trials done of planned, how many were pruned and failed, and the best trial by "
+        "the sweep's metric. `tunedeck trials --sweep ID` lists one sweep's trials."))
+    _store_arg(sweeps)
+
     trials = sub.add_parser("trials", help="list the trials in the store", description=(
         "Print the trial table. Knobs that differ between the listed trials are shown as columns. "
         "Failed, diverged, cancelled and interrupted trials always sort after the others."))
@@ -61,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     trials.add_argument("--state", action="append", metavar="S",
                         help="only trials in this state (repeatable): completed, early_stopped, failed, ...")
     trials.add_argument("--limit", type=int, metavar="N", help="show at most N trials")
+    trials.add_argument("--sweep", type=int, metavar="ID", help="only the trials of this sweep")
     trials.add_argument("--columns", metavar="A,B,...", help="exactly these columns, comma-separated")
     _store_arg(trials)
 

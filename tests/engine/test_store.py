@@ -209,16 +209,33 @@ def test_wal_mode_and_schema_version(store: Store) -> None:
         meta = dict(raw.execute("SELECT key, value FROM meta").fetchall())
     finally:
         raw.close()
-    assert meta["schema_version"] == "1"
+    assert meta["schema_version"] == "2"
+
+
+def test_version_1_store_gains_the_sweeps_table_and_keeps_its_trials(store: Store) -> None:
+    config = Config.from_dict({"optim": {"lr": 0.02}})
+    trial_id = store.create_trial(config)
+    store.close()
+    raw = sqlite3.connect(store.path)
+    with raw:  # what a store written by tunedeck with schema 1 looks like
+        raw.execute("DROP TABLE sweeps")
+        raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    raw.close()
+    with Store(store.path) as reopened:
+        assert reopened.trial(trial_id).config == config.to_dict()
+        assert reopened.sweeps() == []
+    raw = sqlite3.connect(store.path)
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    raw.close()
 
 
 def test_newer_schema_is_refused(store: Store) -> None:
     store.close()
     raw = sqlite3.connect(store.path)
     with raw:
-        raw.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        raw.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     raw.close()
-    with pytest.raises(StoreError, match=r"trials\.db: store schema version 2 is newer"):
+    with pytest.raises(StoreError, match=r"trials\.db: store schema version 3 is newer"):
         Store(store.path)
 
 

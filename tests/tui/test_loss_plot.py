@@ -233,6 +233,28 @@ def test_resizing_redraws_to_the_new_size() -> None:
     run(scenario)
 
 
+def test_a_plot_that_fails_to_build_says_so_in_its_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("plotext broke")
+
+    async def scenario(pilot: Pilot, plot: LossPlot) -> None:
+        plot.set_series(loss_series())
+        plot.draw_now()
+        assert plot.last_chart is not None
+        monkeypatch.setattr("tui.widgets.loss_plot.build_chart", broken)
+        plot.plot_title = "#3"
+        text = plot.draw_now().plain
+        assert plot.last_chart is None
+        assert "cannot draw the plot: plotext broke" in text and "#3: loss" in text
+        await pilot.pause()
+        assert "cannot draw the plot: plotext broke" in shown(plot)
+        monkeypatch.undo()
+        plot.draw_now()  # and it recovers once the data can be drawn
+        assert plot.last_chart is not None and "train_loss" in plot.content_text.plain
+
+    run(scenario)
+
+
 def test_max_fps_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_fps"):
         LossPlot(max_fps=0)

@@ -122,7 +122,33 @@ def log_ticks(lo: float, hi: float, max_count: int) -> tuple[list[float], list[s
     return [math.log10(v) for v in values], format_ticks(values, step)
 
 
-def _padded(lo: float, hi: float, *, log: bool) -> tuple[float, float]:
+def axis_ticks(lo: float, hi: float, max_count: int, *, log: bool = False,
+               integer: bool = False) -> tuple[list[float], list[str]]:
+    """Tick positions and labels from lo to hi: `log_ticks` on a (log10) log axis, else `nice_ticks`."""
+    if log:
+        return log_ticks(lo, hi, max_count)
+    positions, step = nice_ticks(lo, hi, max_count, integer=integer)
+    return positions, format_ticks(positions, step)
+
+
+def y_ticks(lo: float, hi: float, canvas_h: int, *, log: bool = False) -> tuple[list[float], list[str]]:
+    """A y axis's ticks on a canvas `canvas_h` rows high: about one every other row, 2 to 8."""
+    return axis_ticks(lo, hi, max(2, min(8, canvas_h // 2)), log=log)
+
+
+def x_ticks(lo: float, hi: float, canvas_w: int, *, log: bool = False,
+            integer: bool = False) -> tuple[list[float], list[str]]:
+    """An x axis's ticks: the most (8 to 3) whose labels fit across `canvas_w` columns, else 2."""
+    for count in range(8, 2, -1):
+        positions, labels = axis_ticks(lo, hi, count, log=log, integer=integer)
+        if sum(len(text) + 2 for text in labels) <= canvas_w:
+            return positions, labels
+    return axis_ticks(lo, hi, 2, log=log, integer=integer)
+
+
+def padded(lo: float, hi: float, *, log: bool) -> tuple[float, float]:
+    """Axis limits around [lo, hi] with 5% to spare each side; a single value gets a tenth of a
+    decade each side on a (log10) log axis, else a tenth of its size (1 for zero)."""
     if hi <= lo:
         half = 0.1 if log else (abs(lo) * 0.1 or 1.0)
         return lo - half, hi + half
@@ -130,7 +156,8 @@ def _padded(lo: float, hi: float, *, log: bool) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def _truncate(text: str, width: int) -> str:
+def truncate(text: str, width: int) -> str:
+    """`text` cut to `width` characters, ending in "…" where it was cut."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
@@ -167,9 +194,12 @@ def _legend_corner(curves: list[tuple[np.ndarray, np.ndarray]], limits: tuple[fl
     return (c1 if ha == "right" else c0), (r0 if va == "top" else r1 - 1), ha, va
 
 
-def _new_figure(width: int, height: int) -> object:
-    # A figure of our own per build: plotext's module-level one is shared, and capped at the
-    # terminal's size unless its terminal's limit is lifted.
+def new_figure(width: int, height: int) -> object:
+    """A plotext figure of `width` x `height` cells with the "simple" theme, ours alone.
+
+    A figure of our own per build: plotext's module-level one is shared, and capped at the
+    terminal's size unless its terminal's limit is lifted.
+    """
     terminal = type(plotext.terminal)()
     terminal.limit(False, False)
     figure = terminal._master
@@ -207,7 +237,7 @@ def build_chart(
     if width < MIN_WIDTH or height < MIN_HEIGHT:
         return Chart(None, full_title, 0, hint="enlarge to see the plot")
 
-    shown_title = _truncate(full_title, width - 2)
+    shown_title = truncate(full_title, width - 2)
     canvas_h = height - 3 - (1 if shown_title else 0) - (1 if (x_label or y_label) else 0)
     sampled = []
     for x, y, item, index in curves:
@@ -220,24 +250,14 @@ def build_chart(
     yhi = max(float(y.max()) for _, y, *_ in sampled)
     if xhi <= xlo:
         xlo, xhi = xlo - 1.0, xhi + 1.0
-    ylo, yhi = _padded(ylo, yhi, log=log_y)
+    ylo, yhi = padded(ylo, yhi, log=log_y)
 
-    y_count = max(2, min(8, canvas_h // 2))
-    if log_y:
-        y_positions, y_labels = log_ticks(ylo, yhi, y_count)
-    else:
-        y_positions, step = nice_ticks(ylo, yhi, y_count)
-        y_labels = format_ticks(y_positions, step)
+    y_positions, y_labels = y_ticks(ylo, yhi, canvas_h, log=log_y)
     canvas_w = width - 2 - max(1, max(len(label) for label in y_labels))
-
     integral = all(bool(np.all(x == np.round(x))) for x, *_ in sampled)
-    for x_count in range(8, 1, -1):
-        x_positions, step = nice_ticks(xlo, xhi, x_count, integer=integral)
-        x_labels = format_ticks(x_positions, step)
-        if sum(len(label) + 2 for label in x_labels) <= canvas_w:
-            break
+    x_positions, x_labels = x_ticks(xlo, xhi, canvas_w, integer=integral)
 
-    figure = _new_figure(width, height)
+    figure = new_figure(width, height)
     if shown_title:
         figure.title(shown_title)
     if x_label:
@@ -249,7 +269,7 @@ def build_chart(
     figure.ruler("y").lim(ylo, yhi)
     figure.ruler("y").ticks(y_positions, y_labels)
 
-    labels = [_truncate(item.label, _MAX_LABEL) for *_, item, _ in sampled]
+    labels = [truncate(item.label, _MAX_LABEL) for *_, item, _ in sampled]
     capacity = max(0, (canvas_h - 3) // 2)
     shown = [label for label in labels[:capacity] if label]
     box = (max((len(label) for label in shown), default=0) + 6, 2 * len(shown) + 3)

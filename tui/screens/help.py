@@ -16,6 +16,13 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("enter", "open the highlighted trial: config, summary, why it stopped, epochs"),
         ("e", "export the table as filtered and sorted (CSV, Parquet, JSON, Markdown)"),
     ]),
+    ("Sweeps", [
+        ("ctrl+g", "sweep around the form's config: grid, random or TPE, N trials at once"),
+        ("p", "pause the sweep (running trials finish) / resume it"),
+        ("X", "stop the sweep: its running trials are cancelled"),
+        ("a", "the sweep's analysis: importance, each knob against the objective"),
+        ("v", "compare two selected trials: the knobs that differ, curves overlaid"),
+    ]),
     ("Table", [
         ("up/down, pgup/pgdn, home/end", "move"),
         ("s / S", "sort by the next / previous column"),

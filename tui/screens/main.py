@@ -37,6 +37,7 @@ class MainScreen(Screen[None]):
                     yield Button("Stop ^x", variant="error", id="stop")
             with Vertical(id="right"):
                 yield LossPlot(id="plot")
+                yield Static("", id="sweep-status", markup=True)
                 yield Static("", id="status", markup=True)
                 yield TrialTable(id="table")
         yield Footer()
@@ -46,6 +47,14 @@ class MainScreen(Screen[None]):
         if narrow != self.has_class("narrow"):
             self.set_class(narrow, "narrow")
             self.app.call_later(getattr(self.app, "_update_status", lambda: None))
+        if narrow and not self.has_class("show-form"):
+            self.call_after_refresh(self.focus_monitor)
+
+    def focus_monitor(self) -> None:
+        """Keys must not go to a form field that is off screen: in the monitor pane, the table has them."""
+        focused = self.focused
+        if focused is None or self.query_one("#left") in focused.ancestors_with_self:
+            self.query_one(TrialTable).focus()
 
     def action_toggle_pane(self) -> None:
         self.toggle_class("show-form")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui.plotting.canvas import ChartCanvas, canvas_css
 from tui.plotting.chart import Chart, build_chart
 from tui.plotting.series import Series
 
@@ -21,16 +21,7 @@ METRIC_TITLES: dict[str, str] = {"loss": "loss", "accuracy": "accuracy", "lr": "
 EMPTY_HINT = "no trial yet: press ctrl+r to train"
 
 
-def centered_text(lines: list[str], width: int, height: int, style: str = "dim") -> Text:
-    """`lines` centred in a width x height block, so an empty plot reads as a message, not a gap."""
-    lines = [line[:width] for line in lines][:height]
-    top = max(0, (height - len(lines)) // 2)
-    rows = [""] * top + [line.center(width) for line in lines]
-    rows += [""] * (height - len(rows))
-    return Text("\n".join(row.ljust(width) for row in rows), style=style, no_wrap=True, end="")
-
-
-class LossPlot(Widget):
+class LossPlot(ChartCanvas, Widget):
     """A plotext chart sized to this widget, fed with `set_series` and redrawn at a bounded rate.
 
     The widget shows exactly the series it is given; the app decides which trials and metrics
@@ -38,13 +29,7 @@ class LossPlot(Widget):
     Call `set_series` from the UI thread (a worker posts a message first).
     """
 
-    DEFAULT_CSS = """
-    LossPlot {
-        width: 1fr;
-        height: 1fr;
-        min-height: 8;
-    }
-    """
+    DEFAULT_CSS = canvas_css("LossPlot")
 
     log_y: reactive[bool] = reactive(False, repaint=False)
     metric: reactive[str] = reactive("loss", repaint=False)
@@ -66,21 +51,12 @@ class LossPlot(Widget):
             raise ValueError(f"`max_fps > 0` must hold, got max_fps={max_fps!r}")
         self.max_fps = max_fps
         self.empty_hint = empty_hint
-        self.render_count = 0
-        self.last_chart: Chart | None = None
         self._series: tuple[Series, ...] = ()
         self._dirty = True
-        self._content = Text("")
-        self._drawn_size: tuple[int, int] | None = None
 
     @property
     def series(self) -> tuple[Series, ...]:
         return self._series
-
-    @property
-    def content_text(self) -> Text:
-        """What the last draw produced: the plot, or the hint shown in its place."""
-        return self._content
 
     def set_series(self, series: Iterable[Series]) -> None:
         """Replace what is plotted. Cheap: the next timer tick draws it."""
@@ -104,44 +80,17 @@ class LossPlot(Widget):
         if self._dirty and self.content_size.area:
             self.draw_now()
 
-    def draw_now(self) -> Text:
-        """Draw at once, whatever the rate limit; tests use this for a synchronous render."""
-        self._draw()
-        self.refresh()
-        return self._content
-
     @property
     def title_text(self) -> str:
         name = METRIC_TITLES[self.metric]
         return f"{self.plot_title}: {name}" if self.plot_title else name
 
     def _draw(self) -> None:
-        width, height = self.content_size
-        self.render_count += 1
         self._dirty = False
-        self._drawn_size = (width, height)
-        if not self._series:
-            self.last_chart = None
-            self._content = centered_text([self.empty_hint], width, height)
-            return
-        try:
-            chart = build_chart(self._series, width, height, title=self.title_text, x_label=self.x_label,
-                                y_label=METRIC_TITLES[self.metric], log_y=self.log_y)
-        except Exception as error:  # a plot must never take the app down; say what went wrong instead
-            self.log.error(f"LossPlot: drawing failed: {error!r}")
-            self.last_chart = None
-            self._content = centered_text([self.title_text, f"cannot draw the plot: {error}"], width, height)
-            return
-        self.last_chart = chart
-        if chart.text is None:
-            self._content = centered_text([chart.title, chart.hint], width, height)
-        else:
-            self._content = Text.from_ansi(chart.text, no_wrap=True, end="")
+        super()._draw()
 
-    def render(self) -> Text:
-        size = tuple(self.content_size)
-        if not size[0] or not size[1]:
-            return Text("")
-        if self._drawn_size != size:
-            self._draw()
-        return self._content
+    def make_chart(self, width: int, height: int) -> Chart | str:
+        if not self._series:
+            return self.empty_hint
+        return build_chart(self._series, width, height, title=self.title_text, x_label=self.x_label,
+                           y_label=METRIC_TITLES[self.metric], log_y=self.log_y)
