@@ -163,10 +163,21 @@ def _locate_search(exc: ConfigError, sources: dict[str, tuple[Path, str]], path:
 
 def search_table(ref: str | Path) -> dict[str, Any] | None:
     """A preset's raw `[search]` table (with its bases'), or None; the TUI's Sweep dialog starts from it."""
+    from engine.search_spec import flatten_search
+
     path = find_preset(str(ref))
     data, _ = _raw(path, ())
     table = data.get("search")
-    return table if isinstance(table, dict) else None
+    return flatten_search(table) if isinstance(table, dict) else None
+
+
+def search_toml(table: dict[str, Any]) -> str:
+    """A whole `[search]` table: its settings, then one line per knob to vary."""
+    import tomli_w
+
+    settings = {k: v for k, v in table.items() if "." not in k}
+    head = tomli_w.dumps(settings) if settings else ""
+    return "[search]\n" + head + search_space_toml(table)
 
 
 def search_space_toml(table: dict[str, Any]) -> str:
@@ -298,12 +309,15 @@ def dict_to_toml(data: dict[str, Any]) -> str:
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
-def save_preset(config: Config, path: str | Path, *, force: bool = False) -> Path:
-    """Write atomically; refuse to overwrite unless `force`."""
+def save_preset(config: Config, path: str | Path, *, force: bool = False,
+                search: dict[str, Any] | None = None) -> Path:
+    """Write atomically; refuse to overwrite unless `force`. `search` adds a `[search]` table."""
     target = Path(path).expanduser()
     if target.exists() and not force:
         raise ConfigError("exists; use --force to overwrite", file=str(target))
     text = to_toml(config)
+    if search:
+        text += "\n" + search_toml(search)
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

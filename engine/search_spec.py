@@ -161,7 +161,7 @@ def parse_search(raw: Mapping[str, Any], base: Config, *, overrides: Mapping[str
     """Validate a `[search]` table against the config it varies; ConfigError names `search.<key>`."""
     if not isinstance(raw, Mapping):
         raise ConfigError("must be a table [search]", key="search", value=raw)
-    data = _flatten(dict(raw))
+    data = flatten_search(raw)
     data.update(overrides or {})
     settings = {k: v for k, v in data.items() if "." not in k}
     space = {k: v for k, v in data.items() if "." in k}
@@ -179,7 +179,7 @@ def parse_search(raw: Mapping[str, Any], base: Config, *, overrides: Mapping[str
     return spec
 
 
-def _flatten(data: dict[str, Any]) -> dict[str, Any]:
+def flatten_search(data: Mapping[str, Any]) -> dict[str, Any]:
     """`optim.lr = {...}` unquoted in TOML arrives as {"optim": {"lr": {...}}}: take it as "optim.lr"."""
     out: dict[str, Any] = {}
     for key, value in data.items():

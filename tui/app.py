@@ -212,10 +212,13 @@ class TunedeckApp(SweepActions, App[None]):
         self.notify(f"stopping trial {trial_id}", timeout=2)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys pressed while the cockpit is still being built wait for it (the form takes ~1 s)."""
+        """Keys pressed while the cockpit is still being built wait for it (the form takes ~1 s); while a
+        dialog is open the cockpit's keys are its own (ctrl+s in the save dialog must not open another)."""
         if action in ("quit", "help", "command_palette"):
             return True
-        return self._cockpit_ready()
+        if not self._cockpit_ready():
+            return False
+        return self.screen is self.cockpit or action == "sweep"  # ctrl+g also starts the Sweep dialog
 
     def _cockpit_ready(self) -> bool:
         """False before the first paint and while the app is closing down."""
@@ -358,7 +361,7 @@ class TunedeckApp(SweepActions, App[None]):
         if config is None:
             self.notify("Fix the form before saving it", severity="error")
             return
-        self.push_screen(PresetSaveScreen(config), lambda path: path and self.notify(f"saved {path}", timeout=3))
+        self.push_screen(PresetSaveScreen(config, self.search), lambda path: path and self.notify(f"saved {path}", timeout=3))
 
     def action_export(self) -> None:
         frame = self.table.current_view()

@@ -13,7 +13,7 @@ import tomli_w
 
 from engine.config import Config
 from engine.errors import ConfigError
-from engine.presets import load_sweep
+from engine.presets import load_preset, load_sweep, save_preset, search_table
 from engine.search_spec import DEFAULT_TRIALS, Choice, Range, parse_search
 
 if sys.version_info >= (3, 11):
@@ -235,6 +235,20 @@ def test_a_preset_that_extends_a_sweep_keeps_its_search(tmp_path: Path) -> None:
     assert config.optim.max_epochs == 3 and config.task.n_samples == 200
     assert spec.keys() == ["optim.lr", "model.hidden"]  # the base's knobs
     assert spec.trials == 4 and spec.strategy == "random"  # the child's setting over the base's
+
+
+def test_a_saved_preset_with_its_search_loads_back_as_the_same_sweep(tmp_path: Path) -> None:
+    """The cockpit's ctrl+s saves the form and the Sweep dialog's table; both must read back."""
+    source = _write(tmp_path / "s.toml", SWEEP_TOML)
+    table = search_table(source)
+    assert table is not None and "model.hidden" in table and "model" not in table  # unquoted keys flattened
+    config, spec = load_sweep(source)
+    saved = save_preset(config, tmp_path / "saved.toml", search=table)
+    config2, spec2 = load_sweep(saved)
+    assert config2 == config and spec2 == spec
+    assert load_preset(saved).optim.lr == config.optim.lr  # a single run ignores the table
+    with pytest.raises(ConfigError, match="exists"):
+        save_preset(config, saved, search=table)
 
 
 def test_the_shipped_sweep_preset_loads() -> None:

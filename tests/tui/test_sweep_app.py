@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input, Label, Select, Static, TextArea
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from engine.events import TrialState
+from engine.presets import load_sweep
 from engine.store import Store
 from tests.tui.test_app import app_on, drive, until
 from tui.screens.compare import CompareScreen
@@ -127,3 +128,29 @@ def test_compare_two_selected_trials(tmp_path: Path) -> None:
         assert any("#1" in name for name in app.screen.legend) and any("#2" in name for name in app.screen.legend)
 
     drive(app, script)
+
+
+def test_save_the_form_with_the_sweeps_search_and_sweep_it_headless_later(tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = Store(tmp_path / "t.db")
+    app = app_on(store)
+
+    async def script(pilot: Pilot) -> None:
+        await fill_dialog(pilot, trials="2", space='"optim.lr" = [0.01, 0.1]\n', strategy="grid")
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: store.sweeps() and store.sweeps()[-1].state == "completed")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(app.screen.query("#save-search")), 10)
+        assert app.screen.query_one("#save-search", Checkbox).value is True
+        app.screen.query_one("#save-path", Input).value = "mine.toml"
+        await pilot.press("ctrl+s")  # inside the dialog the cockpit's ctrl+s must not open a second one
+        await pilot.pause(0.2)
+        assert len(app.screen_stack) == 2
+        await pilot.press("enter")
+        await until(pilot, lambda: (tmp_path / "mine.toml").exists(), 10)
+
+    drive(app, script)
+    config, spec = load_sweep(tmp_path / "mine.toml")
+    assert spec.strategy == "grid" and spec.keys() == ["optim.lr"] and spec.planned == 2
+    assert config.optim.max_epochs == 4  # the form's config, as the sweep varied it

@@ -37,7 +37,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     ]),
     ("Presets", [
         ("ctrl+o", "load a preset into the form (a path or a shipped name)"),
-        ("ctrl+s", "save the form as a preset"),
+        ("ctrl+s", "save the form as a preset (with the last sweep's \\[search] table, if any)"),
     ]),
     ("Anywhere", [
         ("tab / shift+tab", "move between fields and panes"),
