@@ -10,10 +10,20 @@ import math
 import statistics
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from engine.events import EpochEnded, TrialState
 from engine.search_spec import Choice, Range, SearchSpec
+
+
+@dataclass(frozen=True)
+class PastTrial:
+    """A trial a sweep ran before it was stopped: replayed into a resumed sweep's study."""
+
+    updates: dict[str, Any]  # the searched knobs, as the config holds them
+    state: TrialState
+    value: float | None  # the objective, for a trial that completed
+    epochs: dict[int, float]  # the metric per epoch, for the pruner
 
 
 @dataclass(frozen=True)
@@ -30,7 +40,9 @@ def epoch_metric(metric: str, event: EpochEnded) -> float | None:
 
 
 class Search:
-    def __init__(self, spec: SearchSpec) -> None:
+    """`history` (a resumed sweep's finished trials) is replayed first and counts towards the plan."""
+
+    def __init__(self, spec: SearchSpec, history: Sequence[PastTrial] = ()) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -40,10 +52,47 @@ class Search:
         self._optuna = optuna
         self._lock = threading.Lock()
         self._distributions = {p.key: _distribution(optuna, p) for p in spec.params}
-        self._sampler = _sampler(optuna, spec)
+        self._resumed_grid = spec.strategy == "grid" and bool(history)
+        # A resumed grid is finished by enqueueing the points not yet run: the GridSampler cannot
+        # take replayed trials (it tracks its points in its own trial attributes).
+        self._sampler = (optuna.samplers.RandomSampler(seed=spec.seed) if self._resumed_grid
+                         else _sampler(optuna, spec))
         self.study = optuna.create_study(direction=spec.direction, sampler=self._sampler, pruner=_pruner(optuna, spec))
         self._trials: dict[int, Any] = {}
         self.asked = 0
+        for past in history:
+            self._replay(past)
+        if self._resumed_grid:
+            for point in self._grid_left(history):
+                self.study.enqueue_trial(point)
+
+    def _replay(self, past: PastTrial) -> None:
+        ts = self._optuna.trial.TrialState
+        params = {p.key: _to_optuna(p, past.updates.get(p.key)) for p in self.spec.params}
+        if any(v is None for v in params.values()):
+            return  # a value the spec no longer holds: leave it out of the study, not out of the store
+        if past.state == TrialState.PRUNED:
+            state, value = ts.PRUNED, None
+        elif past.state.ok and past.value is not None:
+            state, value = ts.COMPLETE, past.value
+        else:
+            state, value = ts.FAIL, None
+        try:
+            trial = self._optuna.trial.create_trial(params=params, distributions=self._distributions, state=state,
+                                                    value=value, intermediate_values=dict(past.epochs))
+        except ValueError:
+            return
+        self.study.add_trial(trial)
+        self.asked += 1
+
+    def _grid_left(self, history: Sequence[PastTrial]) -> list[dict[str, Any]]:
+        import itertools
+
+        axes = [[_to_optuna(p, v) for v in (p.values if isinstance(p, Choice) else p.grid_values())]
+                for p in self.spec.params]
+        done = {tuple(_to_optuna(p, past.updates.get(p.key)) for p in self.spec.params) for past in history}
+        keys = self.spec.keys()
+        return [dict(zip(keys, point)) for point in itertools.product(*axes) if point not in done]
 
     def ask(self) -> Asked | None:
         """The next point, or None when the planned number has been asked or the grid is used up."""
@@ -56,7 +105,12 @@ class Search:
             return Asked(trial.number, {p.key: _to_config(p, trial.params[p.key]) for p in self.spec.params})
 
     def _grid_exhausted(self) -> bool:
-        return self.spec.strategy == "grid" and self.asked > 0 and self._sampler.is_exhausted(self.study)
+        if self.spec.strategy != "grid" or self.asked == 0:
+            return False
+        if self._resumed_grid:
+            waiting = self._optuna.trial.TrialState.WAITING
+            return not any(t.state == waiting for t in self.study.get_trials(deepcopy=False))
+        return self._sampler.is_exhausted(self.study)
 
     def report(self, number: int, epoch: int, value: float) -> str | None:
         """Record an epoch's metric; a reason to prune the trial, or None to let it go on."""
@@ -109,6 +163,19 @@ def _distribution(optuna: Any, p: Choice | Range) -> Any:
     if p.integer:
         return d.IntDistribution(int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
     return d.FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+
+
+def _to_optuna(p: Choice | Range, value: Any) -> Any:
+    """A config value as the study names it (list choices by their label); None if the spec has no such value."""
+    if isinstance(p, Choice):
+        if isinstance(value, list):
+            value = tuple(value)
+        if value not in p.values:
+            return None
+        return value if p.scalar else p.labels[p.values.index(value)]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if p.integer else float(value)
 
 
 def _to_config(p: Choice | Range, value: Any) -> Any:

@@ -34,6 +34,7 @@ class SweepRecord:
     spec: dict[str, Any] = field(hash=False)
     base: dict[str, Any] = field(hash=False)
     planned: int = 0
+    pid: int | None = None
     created_at: float = 0.0
     finished_at: float | None = None
     counts: dict[str, int] = field(default_factory=dict, hash=False)  # trial state value -> how many
@@ -65,6 +66,17 @@ class SweepRecords:
                 (name, RUNNING, dump_json(spec), dump_json(base), planned, time.time(), os.getpid(),
                  process_token(), self._hostname))
             return int(cur.lastrowid)
+
+    def reclaim_sweep(self, sweep_id: int) -> None:
+        """A stopped or interrupted sweep runs again, supervised by this process."""
+        from engine.store import process_token
+
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE sweeps SET state = ?, reason = NULL, finished_at = NULL, pid = ?, proc_start = ?, "
+                "hostname = ? WHERE id = ?", (RUNNING, os.getpid(), process_token(), self._hostname, sweep_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"no sweep with id {sweep_id} in {self._where}")
 
     def set_sweep_state(self, sweep_id: int, state: str, reason: str | None = None) -> None:
         """Record a sweep's state; an ending state also records when it ended."""
@@ -111,5 +123,6 @@ class SweepRecords:
 def _record(row: sqlite3.Row, counts: dict[str, int]) -> SweepRecord:
     return SweepRecord(id=row["id"], name=row["name"], state=row["state"], reason=row["reason"],
                        spec=_load_json(row["spec_json"]), base=_load_json(row["base_json"]),
-                       planned=row["planned"], created_at=row["created_at"], finished_at=row["finished_at"],
+                       planned=row["planned"], pid=row["pid"], created_at=row["created_at"],
+                       finished_at=row["finished_at"],
                        counts=counts)

@@ -14,15 +14,34 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from engine.config import Config
-from engine.errors import ConfigError
+from engine.errors import ConfigError, TunedeckError
 from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished, TrialState
 from engine.executors import Executor, Sink
-from engine.search import Search, epoch_metric
-from engine.search_spec import SearchSpec
+from engine.search import PastTrial, Search, epoch_metric
+from engine.search_spec import SearchSpec, parse_search
 from engine.store import Store
-from engine.store_sweeps import COMPLETED, PAUSED, RUNNING, STOPPED
+from engine.store_sweeps import COMPLETED, PAUSED, RUNNING, STOPPED, SweepRecord
 
 OnTrial = Callable[[int, TrialFinished, dict], None]
+RERUN = (TrialState.CANCELLED, TrialState.INTERRUPTED, TrialState.QUEUED, TrialState.RUNNING)
+
+
+class SweepError(TunedeckError):
+    """A sweep cannot do what was asked (resume a completed one, say)."""
+
+
+def _past_trials(store: Store, sweep_id: int, spec: SearchSpec) -> list[tuple[int, PastTrial]]:
+    """A sweep's trials that ran to an end, as the resumed study replays them."""
+    from engine.sweep_results import best_value, config_value, epoch_values
+
+    trials = [t for t in store.trials(sweep_id=sweep_id) if t.state not in RERUN]
+    epochs = epoch_values(store, [t.id for t in trials], spec.metric)
+    past = []
+    for t in trials:
+        updates = {key: config_value(t.config, key) for key in spec.keys()}
+        values = epochs.get(t.id, {})
+        past.append((t.id, PastTrial(updates, t.state, best_value(values, spec.direction), values)))
+    return past
 
 
 @dataclass(frozen=True)
@@ -44,7 +63,8 @@ class Sweep:
     """Build it (the sweep is stored at once), then `run()` to block or `start()` for a thread."""
 
     def __init__(self, store: Store, base: Config, spec: SearchSpec, executor: Executor, *,
-                 sink: Sink | None = None, on_trial: OnTrial | None = None, threads: int | None = None) -> None:
+                 sink: Sink | None = None, on_trial: OnTrial | None = None, threads: int | None = None,
+                 resuming: SweepRecord | None = None) -> None:
         self.store = store
         self.base = base
         self.spec = spec.with_seed()
@@ -52,9 +72,14 @@ class Sweep:
         self.threads = threads
         self._sink = sink
         self._on_trial = on_trial
-        self.search = Search(self.spec)
-        self.name = self.spec.name or f"{base.name or base.task.name}-{self.spec.strategy}"
-        self.id = store.create_sweep(self.name, self.spec.to_dict(), base.to_dict(), self.spec.planned)
+        past = _past_trials(store, resuming.id, self.spec) if resuming else []
+        self.search = Search(self.spec, [p for _, p in past])
+        if resuming is None:
+            self.name = self.spec.name or f"{base.name or base.task.name}-{self.spec.strategy}"
+            self.id = store.create_sweep(self.name, self.spec.to_dict(), base.to_dict(), self.spec.planned)
+        else:
+            self.name, self.id = resuming.name, resuming.id
+            store.reclaim_sweep(self.id)
         self._cond = threading.Condition()
         self._paused = False
         self._stopping: str | None = None
@@ -68,6 +93,31 @@ class Sweep:
         self.state = RUNNING
         self._started = time.monotonic()
         self._threads: list[threading.Thread] = []
+        for trial_id, p in past:
+            self._count(trial_id, p.state, 0.0, p.value)
+        self._durations.clear()  # the ETA is this run's pace, not the stored trials'
+
+    @classmethod
+    def resumed(cls, store: Store, sweep_id: int, executor: Executor, *, parallel: int | None = None,
+               sink: Sink | None = None, on_trial: OnTrial | None = None,
+               threads: int | None = None) -> "Sweep":
+        """Go on with a stopped or interrupted sweep: its finished trials count, its cancelled and
+        interrupted ones are run again, up to the planned number. The same sweep id, base and seed."""
+        record = store.sweep(sweep_id)
+        if record.state == COMPLETED:
+            raise SweepError(f"sweep {sweep_id} ({record.name}) has already completed: {record.reason}")
+        if record.state in (RUNNING, PAUSED):
+            raise SweepError(f"sweep {sweep_id} ({record.name}) is still {record.state} in process {record.pid}; "
+                             "stop it there first")
+        try:
+            base = Config.from_dict(record.base)
+            spec = parse_search(record.spec, base, overrides={"parallel": parallel} if parallel is not None else None)
+        except ConfigError as exc:
+            if exc.key == "search.parallel":
+                raise ConfigError(exc.rule, key="--parallel", value=exc.value) from None
+            raise SweepError(f"sweep {sweep_id} was stored by another version of tunedeck and cannot be "
+                             f"resumed: {exc}") from None
+        return cls(store, base, spec, executor, sink=sink, on_trial=on_trial, threads=threads, resuming=record)
 
     # --- control -------------------------------------------------------------------------------
 
@@ -240,6 +290,8 @@ class Sweep:
             planned, done = self.spec.planned, sum(self._counts.values())
             if self._stopping:
                 self.state, reason = STOPPED, f"{self._stopping} after {done} of {planned} trials"
+                if self._counts["cancelled"]:
+                    reason += f" ({self._counts['cancelled']} of them cancelled: resuming runs them again)"
             else:
                 self.state = COMPLETED
                 reason = f"all {done} trials ran" if done >= planned else f"the grid was used up after {done} trials"

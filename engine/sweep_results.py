@@ -77,33 +77,45 @@ def load_results(store: Store, sweep_id: int) -> SweepResults:
         base = Config.from_dict(record.base)
         spec = parse_search(record.spec, base)
     except ConfigError as exc:
-        raise StoreError(f"sweep {sweep_id} was stored by another version of tunedeck and cannot be read: {exc}") from None
+        raise StoreError(f"sweep {sweep_id} was stored by another version of tunedeck and cannot be read: "
+                         f"{exc}") from None
     trials = store.trials(sweep_id=sweep_id)
     objective = _objectives(store, [t.id for t in trials], spec)
     points = []
     for t in trials:
-        values = {key: _dotted(t.config, key) for key in spec.keys()}
+        values = {key: config_value(t.config, key) for key in spec.keys()}
         points.append(TrialPoint(t.id, t.state, values, objective.get(t.id), t.reason))
     return SweepResults(record, spec, tuple(points))
 
 
-def _dotted(config: dict[str, Any], key: str) -> Any:
+def config_value(config: dict[str, Any], key: str) -> Any:
+    """A stored config's value for a dotted key (lists as tuples, as a Config holds them)."""
     value: Any = config
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return tuple(value) if isinstance(value, list) else value
 
 
+def epoch_values(store: Store, ids: list[int], metric: str) -> dict[int, dict[int, float]]:
+    """Each trial's metric per epoch (finite values only), for the objective and the pruner."""
+    out: dict[int, dict[int, float]] = {}
+    for trial_id, epoch, _step, _metric, value in store.history(ids, metric=metric):
+        if value is not None and math.isfinite(value):
+            out.setdefault(trial_id, {})[epoch] = value
+    return out
+
+
+def best_value(epochs: dict[int, float], direction: str) -> float | None:
+    """The objective: the best epoch value of the metric in the sweep's direction."""
+    if not epochs:
+        return None
+    return min(epochs.values()) if direction == "minimize" else max(epochs.values())
+
+
 def _objectives(store: Store, ids: list[int], spec: SearchSpec) -> dict[int, float]:
     """Each trial's best epoch value of the metric, as the sweep told it to Optuna."""
-    best: dict[int, float] = {}
-    better = (lambda a, b: a < b) if spec.direction == "minimize" else (lambda a, b: a > b)
-    for trial_id, _epoch, _step, metric, value in store.history(ids, metric=spec.metric):
-        if value is None or not math.isfinite(value):
-            continue
-        if trial_id not in best or better(value, best[trial_id]):
-            best[trial_id] = value
-    return best
+    per_trial = epoch_values(store, ids, spec.metric)
+    return {t: v for t, epochs in per_trial.items() if (v := best_value(epochs, spec.direction)) is not None}
 
 
 def importance(results: SweepResults) -> dict[str, float]:

@@ -25,6 +25,7 @@ class TrialQueue:
         self._running: dict[int, StopSignal] = {}
         self._events: queue.Queue[tuple[int, Sequence[Event]]] = queue.Queue()
         self._lock = threading.Lock()
+        self.threads: int | None = None  # torch threads per trial while something else trains too (a sweep)
 
     def submit(self, config: Config) -> int:
         """Store the trial as queued and put it in line; returns its id."""
@@ -42,7 +43,7 @@ class TrialQueue:
             cancel = StopSignal()
             self._running[trial_id] = cancel
         try:
-            return self.executor.run(self.store.path, trial_id, config, cancel, self.deliver)
+            return self.executor.run(self.store.path, trial_id, config, cancel, self.deliver, threads=self.threads)
         finally:
             with self._lock:
                 self._running.pop(trial_id, None)

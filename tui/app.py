@@ -54,6 +54,7 @@ class TunedeckApp(SweepActions, App[None]):
         Binding("ctrl+g", "sweep", "Sweep", priority=True),
         Binding("p", "pause_sweep", "Pause sweep", show=False),
         Binding("X,shift+x", "stop_sweep", "Stop sweep", show=False),
+        Binding("R,shift+r", "resume_sweep", "Resume sweep", show=False),
         Binding("a", "analysis", "Analysis", show=False),
         Binding("v", "compare", "Compare", show=False),
         Binding("e", "export", "Export"),
@@ -136,6 +137,8 @@ class TunedeckApp(SweepActions, App[None]):
         yield SystemCommand("Pause or resume the sweep", "Running trials finish; no new ones start (p)",
                             self.action_pause_sweep)
         yield SystemCommand("Stop the sweep", "Cancel its running trials (X)", self.action_stop_sweep)
+        yield SystemCommand("Resume a sweep", "Go on with a stopped or interrupted sweep (R)",
+                            self.action_resume_sweep)
         yield SystemCommand("Sweep analysis", "Importance and each knob against the objective (a)",
                             self.action_analysis)
         yield SystemCommand("Compare two trials", "The knobs that differ, curves overlaid (v)", self.action_compare)
@@ -361,7 +364,8 @@ class TunedeckApp(SweepActions, App[None]):
         if config is None:
             self.notify("Fix the form before saving it", severity="error")
             return
-        self.push_screen(PresetSaveScreen(config, self.search), lambda path: path and self.notify(f"saved {path}", timeout=3))
+        self.push_screen(PresetSaveScreen(config, self.search),
+                         lambda path: path and self.notify(f"saved {path}", timeout=3))
 
     def action_export(self) -> None:
         frame = self.table.current_view()

@@ -42,6 +42,7 @@ class SweepActions(_Base):
                 return
             self.search = spec.to_dict()
             sweep = self.sweeps.start(config, spec, manual_parallel=self.parallel)
+            self.queue.threads = sweep.threads  # a trial started by hand meanwhile shares the cores fairly
             self.notify(f"sweep {sweep.id} started: {spec.planned} trials, {spec.parallel} at a time", timeout=3)
             self._update_sweep_status()
             self.cockpit.remove_class("show-form")
@@ -65,11 +66,35 @@ class SweepActions(_Base):
     def _update_sweep_status(self) -> None:
         if not self._cockpit_ready() or self.sweeps.sweep is None:
             return
+        if not self.sweeps.active:
+            self.queue.threads = None  # the sweep ended: trials started by hand get the cores again
         text = self.sweeps.status_line() + " · a: analysis"
         if text != getattr(self, "_sweep_text", None):
             self._sweep_text = text
             self._sweep_status.update(text)
             self._sweep_status.add_class("on")
+
+    def action_resume_sweep(self) -> None:
+        """Go on with the highlighted trial's sweep, or the newest one that was stopped or interrupted."""
+        if self.sweeps.active:
+            self.notify("A sweep is running: p pauses it, X stops it", severity="warning", timeout=3)
+            return
+        sweep_id = self._sweep_for_analysis()
+        candidates = [s for s in self.store.sweeps() if s.state in ("stopped", "interrupted")]
+        if sweep_id is None or sweep_id not in {s.id for s in candidates}:
+            sweep_id = candidates[-1].id if candidates else None
+        if sweep_id is None:
+            self.notify("No stopped or interrupted sweep to resume", severity="warning", timeout=3)
+            return
+        try:
+            sweep = self.sweeps.resume(sweep_id, manual_parallel=self.parallel)
+        except TunedeckError as exc:
+            self.notify(str(exc), title="Cannot resume", severity="error")
+            return
+        self.queue.threads = sweep.threads
+        done = sweep.progress().done
+        self.notify(f"sweep {sweep.id} resumed: {done} of {sweep.spec.planned} done", timeout=3)
+        self._update_sweep_status()
 
     def action_pause_sweep(self) -> None:
         state = self.sweeps.toggle_pause()

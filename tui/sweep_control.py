@@ -44,6 +44,17 @@ class SweepControl:
         self.sweep.start()
         return self.sweep
 
+    def resume(self, sweep_id: int, manual_parallel: int = 0) -> Sweep:
+        """Go on with a stopped or interrupted sweep (SweepError says why not)."""
+        if self.active:
+            raise RuntimeError("a sweep is already running; stop it first")
+        parallel = int(self.store.sweep(sweep_id).spec.get("parallel", 1))
+        self.sweep = Sweep.resumed(self.store, sweep_id, self.executor, sink=self.deliver, on_trial=self._finished,
+                                   threads=threads_per_trial(parallel + manual_parallel))
+        self.last_id = self.sweep.id
+        self.sweep.start()
+        return self.sweep
+
     def _finished(self, trial_id: int, finished: TrialFinished, updates: dict) -> None:
         if self.on_trial is not None:
             self.on_trial(trial_id)

@@ -16,7 +16,10 @@ from engine.cli.storeopen import open_store
 from engine.events import TrialFinished, TrialState
 from engine.formatting import fmt_duration, fmt_value, render_table
 from engine.presets import load_sweep
+from engine.errors import ConfigError
+from engine.placement import ROUND_ROBIN
 from engine.search_spec import label
+from engine.sweep_results import config_value
 from engine.store_sweeps import COMPLETED
 
 EXIT_FAILED = 1
@@ -24,22 +27,42 @@ EXIT_STOPPED = 130
 
 
 def execute(args: argparse.Namespace) -> int:
-    settings = {k: v for k, v in (("trials", args.trials), ("parallel", args.parallel),
-                                  ("strategy", args.strategy), ("seed", args.seed)) if v is not None}
-    base, spec = load_sweep(args.preset, args.overrides, settings)
+    if (args.preset is None) == (args.resume is None):
+        raise ConfigError("give a PRESET to start a sweep, or --resume ID to go on with a stopped one", key="sweep")
     from engine.placement import Placement, threads_per_trial
     from engine.sweep import Sweep
 
-    store = open_store(args.store)
-    executor = _executor(args.executor, store.path, Placement.detect(spec.placement))
-    printer = _Printer(spec.planned, spec.keys(), spec.metric)
+    if args.resume is not None:
+        changed = [o for o, v in (("--set", args.overrides), ("--trials", args.trials), ("--strategy", args.strategy),
+                                  ("--seed", args.seed)) if v not in (None, [])]
+        if changed:
+            raise ConfigError(f"a resumed sweep goes on as it was stored; only --parallel may change, not "
+                              f"{', '.join(changed)}", key="--resume", value=args.resume)
+        store = open_store(args.store, create=False)
+        stored = store.sweep(args.resume).spec
+        placement = stored.get("placement", ROUND_ROBIN)
+        parallel = args.parallel if args.parallel is not None else stored.get("parallel", 1)
+    else:
+        settings = {k: v for k, v in (("trials", args.trials), ("parallel", args.parallel),
+                                      ("strategy", args.strategy), ("seed", args.seed)) if v is not None}
+        base, spec = load_sweep(args.preset, args.overrides, settings)
+        store = open_store(args.store)
+        placement, parallel = spec.placement, spec.parallel
+    executor = _executor(args.executor, store.path, Placement.detect(placement))
+    printer = _Printer()
     try:
         with store:
-            sweep = Sweep(store, base, spec, executor, on_trial=printer.trial,
-                          threads=threads_per_trial(spec.parallel))
-            print(f"sweep {sweep.id}: {sweep.name}: {spec.strategy}, {spec.planned} trials, {spec.parallel} at a time, "
-                  f"pruner {spec.pruner}, seed {sweep.spec.seed}, {spec.direction} {spec.metric} -> {store.path}",
-                  flush=True)
+            if args.resume is not None:
+                sweep = Sweep.resumed(store, args.resume, executor, parallel=args.parallel, on_trial=printer.trial,
+                                      threads=threads_per_trial(parallel))
+            else:
+                sweep = Sweep(store, base, spec, executor, on_trial=printer.trial, threads=threads_per_trial(parallel))
+            spec = sweep.spec
+            printer.start(sweep)
+            verb = "resumed" if args.resume is not None else "started"
+            print(f"sweep {sweep.id} {verb}: {sweep.name}: {spec.strategy}, {spec.planned} trials "
+                  f"({printer.done} done), {spec.parallel} at a time, pruner {spec.pruner}, seed {spec.seed}, "
+                  f"{spec.direction} {spec.metric} -> {store.path}", flush=True)
             previous = signal.signal(signal.SIGINT, _stop_handler(sweep.stop))
             try:
                 state = sweep.run()
@@ -48,11 +71,14 @@ def execute(args: argparse.Namespace) -> int:
             record = store.sweep(sweep.id)
             print(_top_table(store, sweep, args.top))
             print(f"sweep {sweep.id} {record.state}: {record.reason}")
+            if record.state != COMPLETED:
+                print(f"go on with it: tunedeck sweep --resume {sweep.id}" +
+                      (f" --store {args.store}" if args.store else ""))
     finally:
         executor.shutdown()
     if state != COMPLETED:
         return EXIT_STOPPED
-    return 0 if printer.ok else EXIT_FAILED
+    return 0 if printer.ok or sweep.values else EXIT_FAILED
 
 
 def _executor(kind: str, store_path: Any, placement: Any) -> Any:
@@ -84,12 +110,21 @@ class _Printer:
     The sweep's worker threads call `trial` at once: a lock keeps each number with its line.
     """
 
-    def __init__(self, planned: int, keys: list[str], metric: str) -> None:
-        self.planned, self.keys, self.metric = planned, keys, metric
+    def __init__(self) -> None:
+        self.sweep: Any = None
+        self.planned, self.keys, self.metric = 0, [], "val_loss"
         self.done = 0
         self.ok = False
-        self.width = len(str(planned))
+        self.width = 1
         self._lock = threading.Lock()
+
+    def start(self, sweep: Any) -> None:
+        """Before the sweep runs: a resumed one counts its earlier trials."""
+        self.sweep = sweep
+        spec = sweep.spec
+        self.planned, self.keys, self.metric = spec.planned, spec.keys(), spec.metric
+        self.done = sweep.progress().done
+        self.width = len(str(self.planned))
 
     def trial(self, trial_id: int, finished: TrialFinished, updates: dict) -> None:
         with self._lock:
@@ -99,8 +134,9 @@ class _Printer:
         self.done += 1
         self.ok = self.ok or (finished.state.ok and finished.state != TrialState.PRUNED)
         params = "  ".join(f"{_short(k)}={_show(updates[k])}" for k in self.keys)
-        s = finished.summary
-        value = s.best_val_acc if self.metric == "val_acc" else s.best_val_loss
+        value = self.sweep.values.get(trial_id) if self.sweep is not None else None
+        if value is None and self.metric in ("val_loss", "val_acc"):  # pruned or failed: how far it got
+            value = getattr(finished.summary, f"best_{self.metric}")
         tid = f"trial {trial_id}" if trial_id >= 0 else "not run"
         line = (f"[{self.done:>{self.width}}/{self.planned}] {tid:<10} {finished.state.value:<13} "
                 f"best {self.metric} {fmt_value(value):<10} {params}  {fmt_duration(finished.seconds)}")
@@ -129,11 +165,10 @@ def _top_table(store: Any, sweep: Any, k: int) -> str:
         r = store.trial(trial_id)
         params = [_param(r.config, key) for key in spec.keys()]
         rows.append([trial_id, value, *params, r.state.value, r.epochs_run, fmt_duration(r.duration_s)])
-    return f"top {len(rows)} of {len(sweep.values)} by {spec.direction[:3]} {spec.metric}:\n" + render_table(headers, rows)
+    title = f"top {len(rows)} of {len(sweep.values)} by {spec.direction[:3]} {spec.metric}:"
+    return title + "\n" + render_table(headers, rows)
 
 
 def _param(config: dict, key: str) -> Any:
-    value: Any = config
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
+    value = config_value(config, key)
     return label(value) if isinstance(value, (list, tuple)) else value

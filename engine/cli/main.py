@@ -19,6 +19,7 @@ tunedeck: tune PyTorch models from the terminal.
   tunedeck [PRESET]          open the TUI on a preset (default: toy2d-mlp)
   tunedeck run PRESET        train one trial headless, one line per epoch
   tunedeck sweep PRESET      run the preset's [search] (grid, random, tpe), N trials at once
+  tunedeck sweep --resume ID go on with a stopped or interrupted sweep
   tunedeck sweeps            list the sweeps in the store: state, progress, best
   tunedeck trials            list the trials in the store
   tunedeck show ID           one trial: config, summary, why it stopped, per-epoch metrics
@@ -61,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep in the store. Prints one line per finished trial, then the top trials. Ctrl+C cancels "
         "the running trials and records the sweep as stopped. Exit status: 0 completed, 1 no trial "
         "completed, 2 bad input, 130 stopped."))
-    sweep.add_argument("preset", metavar="PRESET", help="shipped preset name or path to a TOML file with [search]")
+    sweep.add_argument("preset", metavar="PRESET", nargs="?",
+                       help="shipped preset name or path to a TOML file with [search]")
+    sweep.add_argument("--resume", type=int, metavar="ID",
+                       help="go on with a stopped or interrupted sweep (its finished trials count; cancelled "
+                            "and interrupted ones run again); only --parallel may change")
     _set_arg(sweep)
     sweep.add_argument("--trials", type=int, metavar="N", help="how many trials (overrides search.trials)")
     sweep.add_argument("--parallel", type=int, metavar="N", help="trials at once (overrides search.parallel)")

@@ -61,8 +61,8 @@ def test_sweep_runs_prints_a_line_per_trial_and_the_top_table(cli: Cli) -> None:
     assert result.returncode == 0, result.stderr
     _no_traceback(result)
     out = result.stdout
-    assert out.startswith("sweep 1: mysweep-random: random, 4 trials, 2 at a time, pruner none, seed 3, "
-                          "minimize val_loss")
+    assert out.startswith("sweep 1 started: mysweep-random: random, 4 trials (0 done), 2 at a time, pruner none, "
+                          "seed 3, minimize val_loss")
     lines = _trial_lines(out)
     assert [(m[1], m[2]) for m in lines] == [("1", "4"), ("2", "4"), ("3", "4"), ("4", "4")]  # in finishing order
     assert all(m[4] == "completed" for m in lines)
@@ -151,8 +151,11 @@ def test_ctrl_c_stops_the_sweep_and_cancels_its_running_trials(cli: Cli) -> None
     assert proc.returncode == 130, err
     _no_traceback(subprocess.CompletedProcess([], proc.returncode, out, err))
     assert "stopping the sweep" in err
-    assert "sweep 1: mysweep-random: random, 3 trials, 2 at a time, pruner none, seed 5," in out
-    assert re.search(r"^sweep 1 stopped: stopped by Ctrl\+C after \d of 3 trials$", out, re.MULTILINE), out
+    assert "sweep 1 started: mysweep-random: random, 3 trials (0 done), 2 at a time, pruner none, seed 5," in out
+    assert "go on with it: tunedeck sweep --resume 1" in out
+    stopped = (r"^sweep 1 stopped: stopped by Ctrl\+C after \d of 3 trials "
+               r"\(\d of them cancelled: resuming runs them again\)$")
+    assert re.search(stopped, out, re.MULTILINE), out
     with sqlite3.connect(cli.store) as db:
         state, reason, planned, spec = db.execute(
             "SELECT state, reason, planned, spec_json FROM sweeps WHERE id = 1").fetchone()
@@ -182,7 +185,8 @@ def test_trial_lines_keep_their_numbers_in_order_when_workers_finish_at_once(
     from engine.cli.cmd_sweep import _Printer
     from engine.events import Summary, TrialFinished
 
-    printer = _Printer(400, ["optim.lr"], "val_loss")
+    printer = _Printer()
+    printer.planned, printer.keys, printer.width = 400, ["optim.lr"], 3
     finished = TrialFinished(TrialState.COMPLETED, "ran all epochs", Summary(best_val_loss=0.5), 0.1)
 
     def report() -> None:
@@ -201,3 +205,30 @@ def test_trial_lines_keep_their_numbers_in_order_when_workers_finish_at_once(
         sys.setswitchinterval(switch)
     numbers = [int(n) for n in re.findall(r"^\[ *(\d+)/400\]", capsys.readouterr().out, re.MULTILINE)]
     assert numbers == list(range(1, 401))
+
+
+def test_a_sweep_whose_process_died_resumes_and_reruns_only_the_lost_trial(cli: Cli) -> None:
+    path = _preset(cli)
+    first = cli("sweep", str(path), "--trials", "3", "--executor", "thread")
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(cli.store) as db:  # as if the machine went down while the last trial ran
+        db.execute("UPDATE sweeps SET state = 'interrupted', reason = 'process 1 ended while the sweep ran'")
+        db.execute("UPDATE trials SET state = 'interrupted' WHERE id = 3")
+    db.close()
+    refused = cli("sweep", "--resume", "1", "--set", "optim.lr=0.1")
+    assert refused.returncode == 2 and "only --parallel may change, not --set" in refused.stderr
+    both = cli("sweep", str(path), "--resume", "1")
+    assert both.returncode == 2 and "give a PRESET to start a sweep, or --resume ID" in both.stderr
+
+    again = cli("sweep", "--resume", "1", "--executor", "thread")
+    assert again.returncode == 0, again.stderr
+    _no_traceback(again)
+    assert again.stdout.startswith("sweep 1 resumed: mysweep-random: random, 3 trials (2 done),")
+    assert [(m[1], m[2]) for m in _trial_lines(again.stdout)] == [("3", "3")]  # one more trial, numbered on
+    assert again.stdout.rstrip().endswith("sweep 1 completed: all 3 trials ran")
+    with Store(cli.store) as store:
+        states = [t.state for t in store.trials()]
+        assert states == [TrialState.COMPLETED, TrialState.COMPLETED, TrialState.INTERRUPTED, TrialState.COMPLETED]
+        assert store.sweep(1).state == "completed"
+    done = cli("sweep", "--resume", "1")
+    assert done.returncode == 2 and "has already completed" in done.stderr

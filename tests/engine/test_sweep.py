@@ -426,3 +426,72 @@ def test_a_second_ctrl_c_stops_waiting_for_a_trial_that_does_not_end(
     wait_until(lambda: store.trial(trial.id).state is TrialState.CANCELLED, "the released trial ends cancelled")
     assert store.trial(trial.id).reason == "cancelled with its sweep (stopped by Ctrl+C)"
     assert store.sweep(sweep.id).state == "stopped"
+
+
+# --- resuming a stopped or interrupted sweep -------------------------------------------------------
+
+def _stop_after(sweep_holder: list, n: int) -> Callable:
+    finished: list[int] = []
+
+    def on_trial(trial_id: int, finished_event: TrialFinished, updates: dict) -> None:
+        finished.append(trial_id)
+        if len(finished) == n:
+            sweep_holder[0].stop("stopped by the test")
+    return on_trial
+
+
+def test_a_stopped_grid_resumes_with_only_the_points_it_has_not_run(store: Store) -> None:
+    base = toy()
+    spec = spec_for(base, strategy="grid", seed=2, **{"optim.lr": [0.1, 0.03, 0.01], "model.hidden": [[4], [8]]})
+    holder: list = []
+    first = Sweep(store, base, spec, ThreadExecutor(), on_trial=_stop_after(holder, 2))
+    holder.append(first)
+    assert first.run() == "stopped"
+    ran_first = {(t.config["optim"]["lr"], tuple(t.config["model"]["hidden"])) for t in sweep_trials(store, first.id)}
+    assert len(ran_first) == 2
+
+    again = Sweep.resumed(store, first.id, ThreadExecutor())
+    assert again.id == first.id and again.progress().done == 2 and store.sweep(first.id).state == "running"
+    assert again.run() == "completed"
+    trials = sweep_trials(store, first.id)
+    points = [(t.config["optim"]["lr"], tuple(t.config["model"]["hidden"])) for t in trials]
+    assert sorted(points) == sorted(itertools.product([0.1, 0.03, 0.01], [(4,), (8,)]))  # each exactly once
+    assert [t.name for t in trials] == [f"toy2d-grid #{n}" for n in range(1, 7)]  # numbering goes on
+    record = store.sweep(first.id)
+    assert record.state == "completed" and record.counts == {"completed": 6} and record.reason == "all 6 trials ran"
+    with pytest.raises(Exception, match="has already completed"):
+        Sweep.resumed(store, first.id, ThreadExecutor())
+
+
+def test_a_resumed_sweep_reruns_its_cancelled_trials_and_keeps_its_seed_and_best(store: Store) -> None:
+    base = toy(**{"optim.max_epochs": 100_000})
+    spec = spec_for(base, strategy="tpe", trials=3, parallel=1, seed=5,
+                    **{"optim.lr": {"low": 1e-3, "high": 1e-1, "log": True}})
+    sweep = Sweep(store, base, spec, ThreadExecutor())
+    thread = sweep.start()
+    wait_until(lambda: bool(sweep.running_ids), "a trial runs")
+    sweep.stop("stopped by the test")
+    thread.join(WAIT)
+    (cancelled,) = sweep_trials(store, sweep.id)
+    assert cancelled.state is TrialState.CANCELLED
+    assert "(1 of them cancelled: resuming runs them again)" in store.sweep(sweep.id).reason
+
+    store.close()
+    with Store(store.path) as reopened:  # another day, another process: only the store carries over
+        short = Sweep.resumed(reopened, sweep.id, ThreadExecutor(), parallel=2)
+        assert short.spec.seed == 5 and short.spec.parallel == 2 and short.progress().done == 0
+        short.base = short.base.with_updates({"optim.max_epochs": 3})  # finish quickly
+        assert short.run() == "completed"
+        trials = [t for t in reopened.trials() if t.sweep_id == sweep.id]
+        assert [t.state for t in trials] == [TrialState.CANCELLED] + [TrialState.COMPLETED] * 3
+        assert reopened.sweep(sweep.id).done == 4 and len(short.values) == 3
+        assert short.best is not None and short.best[1] == min(short.values.values())
+
+
+def test_resume_is_refused_for_a_sweep_that_still_runs_and_for_an_unknown_id(store: Store) -> None:
+    spec, base = {"strategy": "random", "optim.lr": [0.1]}, toy().to_dict()
+    running = store.create_sweep("alive", spec, base, 2)  # supervised by this very process
+    with pytest.raises(Exception, match=r"is still running in process \d+; stop it there first"):
+        Sweep.resumed(store, running, ThreadExecutor())
+    with pytest.raises(StoreError, match="no sweep with id 42"):
+        Sweep.resumed(store, 42, ThreadExecutor())

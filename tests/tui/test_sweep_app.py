@@ -8,8 +8,11 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from engine.events import TrialState
+from engine.executors import ThreadExecutor
 from engine.presets import load_sweep
+from engine.search_spec import parse_search
 from engine.store import Store
+from engine.sweep import Sweep
 from tests.tui.test_app import app_on, drive, until
 from tui.screens.compare import CompareScreen
 from tui.screens.sweep_analysis import SweepAnalysisScreen
@@ -33,6 +36,13 @@ async def fill_dialog(pilot: Pilot, *, trials: str, parallel: str = "1", space: 
     dialog.query_one("#sweep-space", TextArea).text = space
     await pilot.pause(0.1)
     return dialog
+
+
+async def two_point_grid(pilot: Pilot, store: Store) -> None:
+    """A two-trial grid over the learning rate, started from the dialog and waited for."""
+    await fill_dialog(pilot, trials="2", space='"optim.lr" = [0.01, 0.1]\n', strategy="grid")
+    await pilot.press("ctrl+g")
+    await until(pilot, lambda: bool(store.sweeps()) and store.sweeps()[-1].state == "completed")
 
 
 def test_a_sweep_from_the_dialog_runs_and_the_importance_view_fills(tmp_path: Path) -> None:
@@ -113,9 +123,7 @@ def test_compare_two_selected_trials(tmp_path: Path) -> None:
     app = app_on(store)
 
     async def script(pilot: Pilot) -> None:
-        await fill_dialog(pilot, trials="2", space='"optim.lr" = [0.01, 0.1]\n', strategy="grid")
-        await pilot.press("ctrl+g")
-        await until(pilot, lambda: store.sweeps() and store.sweeps()[-1].state == "completed")
+        await two_point_grid(pilot, store)
         await until(pilot, lambda: app.table.current_view().height == 2, 10)
         app.table.focus()
         await pilot.press("v")  # nothing selected: says how
@@ -137,9 +145,7 @@ def test_save_the_form_with_the_sweeps_search_and_sweep_it_headless_later(tmp_pa
     app = app_on(store)
 
     async def script(pilot: Pilot) -> None:
-        await fill_dialog(pilot, trials="2", space='"optim.lr" = [0.01, 0.1]\n', strategy="grid")
-        await pilot.press("ctrl+g")
-        await until(pilot, lambda: store.sweeps() and store.sweeps()[-1].state == "completed")
+        await two_point_grid(pilot, store)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: bool(app.screen.query("#save-search")), 10)
         assert app.screen.query_one("#save-search", Checkbox).value is True
@@ -154,3 +160,27 @@ def test_save_the_form_with_the_sweeps_search_and_sweep_it_headless_later(tmp_pa
     config, spec = load_sweep(tmp_path / "mine.toml")
     assert spec.strategy == "grid" and spec.keys() == ["optim.lr"] and spec.planned == 2
     assert config.optim.max_epochs == 4  # the form's config, as the sweep varied it
+
+
+def test_resume_a_stopped_sweep_from_the_cockpit(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    app = app_on(store)
+    base = app.initial
+    spec = parse_search({"strategy": "grid", "optim.lr": [0.1, 0.03, 0.01]}, base)
+    stopped: list = []
+    sweep = Sweep(store, base, spec, ThreadExecutor(),
+                  on_trial=lambda *_: stopped[0].stop("stopped last week"))  # stops after its first trial
+    stopped.append(sweep)
+    assert sweep.run() == "stopped"
+
+    async def script(pilot: Pilot) -> None:
+        app.table.focus()
+        await pilot.press("R")
+        await until(pilot, lambda: store.sweep(sweep.id).state == "completed", 60)
+        lrs = sorted(t.config["optim"]["lr"] for t in store.trials(sweep_id=sweep.id))
+        assert lrs == [0.01, 0.03, 0.1]  # the two points it had not run, and the first one once
+        await pilot.press("R")  # nothing left to resume: says so, starts nothing
+        await pilot.pause(0.2)
+        assert len(store.trials(sweep_id=sweep.id)) == 3
+
+    drive(app, script)

@@ -20,6 +20,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("ctrl+g", "sweep around the form's config: grid, random or TPE, N trials at once"),
         ("p", "pause the sweep (running trials finish) / resume it"),
         ("X", "stop the sweep: its running trials are cancelled"),
+        ("R", "resume the highlighted trial's sweep, or the newest stopped or interrupted one"),
         ("a", "the sweep's analysis: importance, each knob against the objective"),
         ("v", "compare two selected trials: the knobs that differ, curves overlaid"),
     ]),
