@@ -41,8 +41,10 @@ class SweepRecord:
 
     @property
     def done(self) -> int:
-        """Trials that have ended, whichever way."""
-        return sum(n for state, n in self.counts.items() if TrialState(state).finished)
+        """Trials that ended and count towards the plan: cancelled and interrupted ones do not (a resumed
+        sweep runs them again)."""
+        return sum(n for state, n in self.counts.items()
+                   if TrialState(state).finished and state not in (TrialState.CANCELLED, TrialState.INTERRUPTED))
 
     def count(self, *states: TrialState) -> int:
         return sum(self.counts.get(s.value, 0) for s in states)

@@ -190,7 +190,7 @@ class Sweep:
 
     def progress(self) -> SweepProgress:
         with self._cond:
-            done = sum(self._counts.values())
+            done = sum(self._counts.values()) - self._counts["cancelled"]
             eta = None
             if self._durations and self.state in (RUNNING, PAUSED):
                 mean = sum(self._durations) / len(self._durations)
@@ -287,11 +287,11 @@ class Sweep:
 
     def _finish(self) -> str:
         with self._cond:
-            planned, done = self.spec.planned, sum(self._counts.values())
+            planned, done = self.spec.planned, sum(self._counts.values()) - self._counts["cancelled"]
             if self._stopping:
                 self.state, reason = STOPPED, f"{self._stopping} after {done} of {planned} trials"
                 if self._counts["cancelled"]:
-                    reason += f" ({self._counts['cancelled']} of them cancelled: resuming runs them again)"
+                    reason += f"; {self._counts['cancelled']} cancelled, run again on resume"
             else:
                 self.state = COMPLETED
                 reason = f"all {done} trials ran" if done >= planned else f"the grid was used up after {done} trials"

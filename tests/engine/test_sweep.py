@@ -474,7 +474,7 @@ def test_a_resumed_sweep_reruns_its_cancelled_trials_and_keeps_its_seed_and_best
     thread.join(WAIT)
     (cancelled,) = sweep_trials(store, sweep.id)
     assert cancelled.state is TrialState.CANCELLED
-    assert "(1 of them cancelled: resuming runs them again)" in store.sweep(sweep.id).reason
+    assert store.sweep(sweep.id).reason == "stopped by the test after 0 of 3 trials; 1 cancelled, run again on resume"
 
     store.close()
     with Store(store.path) as reopened:  # another day, another process: only the store carries over
@@ -484,7 +484,7 @@ def test_a_resumed_sweep_reruns_its_cancelled_trials_and_keeps_its_seed_and_best
         assert short.run() == "completed"
         trials = [t for t in reopened.trials() if t.sweep_id == sweep.id]
         assert [t.state for t in trials] == [TrialState.CANCELLED] + [TrialState.COMPLETED] * 3
-        assert reopened.sweep(sweep.id).done == 4 and len(short.values) == 3
+        assert reopened.sweep(sweep.id).done == 3 and len(short.values) == 3  # the cancelled one was re-run
         assert short.best is not None and short.best[1] == min(short.values.values())
 
 

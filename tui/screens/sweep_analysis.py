@@ -50,13 +50,14 @@ def progress_text(record: SweepRecord) -> str:
     """"4 of 6 done: 2 completed, 1 pruned, 1 failed, 1 running", from the trial counts."""
     completed = record.count(TrialState.COMPLETED, TrialState.EARLY_STOPPED)
     pruned = record.count(TrialState.PRUNED)
-    failed = record.count(TrialState.FAILED, TrialState.DIVERGED, TrialState.INTERRUPTED)
-    cancelled = record.count(TrialState.CANCELLED)
+    failed = record.count(TrialState.FAILED, TrialState.DIVERGED)
+    lost = record.count(TrialState.CANCELLED, TrialState.INTERRUPTED)  # a resumed sweep runs these again
     running = record.count(TrialState.RUNNING)
     queued = record.count(TrialState.QUEUED)
-    done = completed + pruned + failed + cancelled
+    done = completed + pruned + failed
     parts = [f"{completed} completed", f"{pruned} pruned", f"{failed} failed"]
-    parts += [f"{n} {word}" for n, word in ((cancelled, "cancelled"), (running, "running"), (queued, "queued")) if n]
+    parts += [f"{n} {word}" for n, word in ((lost, "cancelled or interrupted"), (running, "running"),
+                                            (queued, "queued")) if n]
     return f"{done} of {record.planned} done: " + ", ".join(parts)
 
 
