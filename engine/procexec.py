@@ -252,7 +252,8 @@ class ProcessExecutor:
                 if worker.process.is_alive():
                     continue
                 self._release(worker, healthy=False)
-                return self._crashed(store_path, trial_id, worker, sink, time.monotonic() - started)
+                return self._crashed(store_path, trial_id, worker, sink, time.monotonic() - started,
+                                     shutting_down=self._closed)
             kind = message[0]
             if kind == "events":
                 batch: list[Event] = message[2]
@@ -275,16 +276,20 @@ class ProcessExecutor:
         return None
 
     @staticmethod
-    def _crashed(store_path: Path, trial_id: int, worker: _Worker, sink: Sink, seconds: float) -> TrialFinished:
+    def _crashed(store_path: Path, trial_id: int, worker: _Worker, sink: Sink, seconds: float, *,
+                 shutting_down: bool = False) -> TrialFinished:
         from engine.store import Store
 
         code = worker.process.exitcode
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-        reason = f"the trainer process (pid {worker.process.pid}) {how} while the trial ran"
+        if shutting_down:  # we stopped it ourselves (a second Ctrl+C, the app quitting): not the trial's fault
+            state, reason = TrialState.CANCELLED, f"stopped with tunedeck: its trainer (pid {worker.process.pid}) {how}"
+        else:
+            state, reason = TrialState.FAILED, f"the trainer process (pid {worker.process.pid}) {how} while the trial ran"
         with Store(store_path) as store:
-            store.mark_finished(trial_id, TrialState.FAILED, reason)
+            store.mark_finished(trial_id, state, reason)
             summary = _summary_from(store, trial_id)
-        finished = TrialFinished(TrialState.FAILED, reason, summary, seconds)
+        finished = TrialFinished(state, reason, summary, seconds)
         sink(trial_id, [finished])
         return finished
 

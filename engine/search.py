@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from engine.events import EpochEnded, TrialState
@@ -55,8 +55,11 @@ class Search:
         self._resumed_grid = spec.strategy == "grid" and bool(history)
         # A resumed grid is finished by enqueueing the points not yet run: the GridSampler cannot
         # take replayed trials (it tracks its points in its own trial attributes).
-        self._sampler = (optuna.samplers.RandomSampler(seed=spec.seed) if self._resumed_grid
-                         else _sampler(optuna, spec))
+        # Replayed trials do not move a sampler's random generator on: a resumed sweep would draw its
+        # first points again. It draws from a seed of its own, derived from the sweep's and its history.
+        seed = (spec.seed + 7919 * len(history)) % 2**32 if history else spec.seed
+        self._sampler = (optuna.samplers.RandomSampler(seed=seed) if self._resumed_grid
+                         else _sampler(optuna, replace(spec, seed=seed)))
         self.study = optuna.create_study(direction=spec.direction, sampler=self._sampler, pruner=_pruner(optuna, spec))
         self._trials: dict[int, Any] = {}
         self.asked = 0

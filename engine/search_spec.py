@@ -231,7 +231,7 @@ def _settings(s: Mapping[str, Any]) -> dict[str, Any]:
         value = _choice_setting(s, key, options)
         if value is not None:
             out[key] = value
-    for key, low, high in (("trials", 1, 100_000), ("parallel", 1, MAX_PARALLEL), ("seed", 0, 2**63 - 1),
+    for key, low, high in (("trials", 1, 100_000), ("parallel", 1, MAX_PARALLEL), ("seed", 0, 2**32 - 1),
                            ("startup_trials", 0, None), ("warmup_epochs", 0, None)):
         value = _int_setting(s, key, low, high)
         if value is not None:

@@ -88,6 +88,7 @@ class Sweep:
         self._best_epoch_value: dict[int, float] = {}
         self._durations: list[float] = []
         self._counts = {"completed": 0, "pruned": 0, "failed": 0, "cancelled": 0}
+        self._refused = 0  # sampled combinations that the knobs' rules refused (no trial was stored)
         self.best: tuple[int, float] | None = None  # (trial id, objective)
         self.values: dict[int, float] = {}  # trial id -> objective, for trials that completed
         self.state = RUNNING
@@ -220,7 +221,8 @@ class Sweep:
             config = self.base.with_updates({**updates, "name": f"{self.name} #{number + 1}"})
         except ConfigError as exc:  # a combination the knobs' own rules refuse: no trial to store
             self.search.tell(number, TrialState.FAILED, None)
-            self._count(None, TrialState.FAILED, 0.0)
+            with self._cond:
+                self._refused += 1
             if self._on_trial:
                 self._on_trial(-1, TrialFinished(TrialState.FAILED, f"not run: {exc}", Summary(), 0.0), updates)
             return
@@ -289,11 +291,26 @@ class Sweep:
         with self._cond:
             planned, done = self.spec.planned, sum(self._counts.values()) - self._counts["cancelled"]
             if self._stopping:
-                self.state, reason = STOPPED, f"{self._stopping} after {done} of {planned} trials"
+                state, reason = STOPPED, f"{self._stopping} after {done} of {planned} trials"
                 if self._counts["cancelled"]:
                     reason += f"; {self._counts['cancelled']} cancelled, run again on resume"
             else:
-                self.state = COMPLETED
-                reason = f"all {done} trials ran" if done >= planned else f"the grid was used up after {done} trials"
-        self.store.set_sweep_state(self.id, self.state, reason)
-        return self.state
+                state = COMPLETED
+                ran = done + self._refused >= planned
+                reason = f"all {done} trials ran" if ran else f"the grid was used up after {done} trials"
+            if self._refused:
+                reason += (f"; {self._refused} sampled combination(s) broke a rule between knobs "
+                           "and were not run")
+        self.store.set_sweep_state(self.id, state, reason)  # recorded before anyone sees the sweep as over
+        with self._cond:
+            self.state = state
+        return state
+
+    def cancel_trial(self, trial_id: int) -> bool:
+        """Cancel one running trial of the sweep (within a batch); the sweep goes on. False: not running."""
+        with self._cond:
+            signal = self._running.get(trial_id)
+        if signal is None:
+            return False
+        signal.stop(TrialState.CANCELLED, "cancelled by the user; the sweep went on")
+        return True

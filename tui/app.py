@@ -203,6 +203,10 @@ class TunedeckApp(SweepActions, App[None]):
 
     def action_stop_trial(self) -> None:
         trial_id = self.table.cursor_trial_id
+        if trial_id is not None and self.sweeps.sweep is not None and self.sweeps.sweep.cancel_trial(trial_id):
+            self._table_dirty = True
+            self.notify(f"stopping trial {trial_id}; the sweep goes on (X stops the sweep)", timeout=3)
+            return
         running = self.queue.running_ids
         pending = self.queue.pending_ids
         if trial_id not in running and trial_id not in pending:
@@ -217,7 +221,7 @@ class TunedeckApp(SweepActions, App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys pressed while the cockpit is still being built wait for it (the form takes ~1 s); while a
         dialog is open the cockpit's keys are its own (ctrl+s in the save dialog must not open another)."""
-        if action in ("quit", "help", "command_palette"):
+        if action not in COCKPIT_ACTIONS:  # quit, help, the palette, Textual's own (tab in a dialog)
             return True
         if not self._cockpit_ready():
             return False
@@ -415,7 +419,7 @@ class TunedeckApp(SweepActions, App[None]):
 
     def _exit_when_idle(self) -> None:
         """Exit once every trial has recorded how it ended (each stops within a batch)."""
-        if self.workers_running == 0 and not self.sweeps.active:
+        if self.workers_running == 0 and not self.sweeps.busy:
             self.exit()
 
     def on_unmount(self) -> None:
@@ -423,3 +427,6 @@ class TunedeckApp(SweepActions, App[None]):
         self.sweeps.stop("stopped: the app quit")
         self.executor.shutdown()
 
+
+# The cockpit's own keys: held back until the cockpit is built, and while a dialog is open.
+COCKPIT_ACTIONS = frozenset(b.action.split("(")[0] for b in TunedeckApp.BINDINGS) - {"quit", "help"}

@@ -7,6 +7,7 @@ progress into a status line; the sweep's threads never touch the UI.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 from engine.config import Config
@@ -29,10 +30,16 @@ class SweepControl:
         self.on_trial = on_trial  # called from a sweep thread after each trial; must hand over to the UI
         self.sweep: Sweep | None = None
         self.last_id: int | None = None  # the sweep started here most recently, also once it ended
+        self._thread: threading.Thread | None = None
 
     @property
     def active(self) -> bool:
         return self.sweep is not None and self.sweep.state in (RUNNING, PAUSED)
+
+    @property
+    def busy(self) -> bool:
+        """The sweep's thread has not ended yet (it may still be recording how the sweep ended)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self, base: Config, spec: SearchSpec, manual_parallel: int = 0) -> Sweep:
         """Store the sweep and start it in the background; refused while another one runs."""
@@ -41,7 +48,7 @@ class SweepControl:
         self.sweep = Sweep(self.store, base, spec, self.executor, sink=self.deliver, on_trial=self._finished,
                            threads=threads_per_trial(spec.parallel + manual_parallel))
         self.last_id = self.sweep.id
-        self.sweep.start()
+        self._thread = self.sweep.start()
         return self.sweep
 
     def resume(self, sweep_id: int, manual_parallel: int = 0) -> Sweep:
@@ -52,7 +59,7 @@ class SweepControl:
         self.sweep = Sweep.resumed(self.store, sweep_id, self.executor, sink=self.deliver, on_trial=self._finished,
                                    threads=threads_per_trial(parallel + manual_parallel))
         self.last_id = self.sweep.id
-        self.sweep.start()
+        self._thread = self.sweep.start()
         return self.sweep
 
     def _finished(self, trial_id: int, finished: TrialFinished, updates: dict) -> None:

@@ -321,3 +321,8 @@ def test_the_search_is_checked_against_the_config_after_set_overrides(tmp_path: 
     assert str(info.value).startswith(f"{path}:2: search.optim.loss: ")
     config, spec = load_sweep(path, ["task.name=curve"])  # the same search on a regression task is fine
     assert config.task.name == "curve" and spec.param("optim.loss").values == ("mse", "huber")
+
+
+def test_a_seed_numpy_cannot_take_is_refused_before_anything_runs() -> None:
+    with pytest.raises(ConfigError, match=r"search\.seed: must be >= 0 and <= 4294967295, got 4294967296"):
+        parse_search({"seed": 2**32, "optim.lr": [0.1]}, Config.from_dict({}))

@@ -495,3 +495,52 @@ def test_resume_is_refused_for_a_sweep_that_still_runs_and_for_an_unknown_id(sto
         Sweep.resumed(store, running, ThreadExecutor())
     with pytest.raises(StoreError, match="no sweep with id 42"):
         Sweep.resumed(store, 42, ThreadExecutor())
+
+
+def test_a_resumed_random_sweep_draws_new_points_not_the_ones_it_ran(store: Store) -> None:
+    base = toy()
+    spec = spec_for(base, strategy="random", trials=4, seed=11, **{"optim.lr": {"low": 1e-3, "high": 1e-1, "log": True}})
+    holder: list = []
+    first = Sweep(store, base, spec, ThreadExecutor(), on_trial=_stop_after(holder, 2))
+    holder.append(first)
+    assert first.run() == "stopped"
+    assert Sweep.resumed(store, first.id, ThreadExecutor()).run() == "completed"
+    lrs = [t.config["optim"]["lr"] for t in sweep_trials(store, first.id)]
+    assert len(lrs) == 4 and len(set(lrs)) == 4  # a replayed study must not draw its first points again
+
+
+def test_one_trial_of_a_sweep_can_be_cancelled_and_the_sweep_goes_on(store: Store) -> None:
+    base = toy(**{"optim.max_epochs": 100_000})
+    spec = spec_for(base, strategy="grid", **{"optim.lr": [0.1, 0.01]})
+    sweep = Sweep(store, base, spec, ThreadExecutor())
+    thread = sweep.start()
+    try:
+        wait_until(lambda: bool(sweep.running_ids), "the first trial runs")
+        first = sweep.running_ids[0]
+        assert sweep.cancel_trial(first) and not sweep.cancel_trial(12345)
+        wait_until(lambda: sweep.running_ids not in ([], [first]), "the second trial runs")
+    finally:
+        sweep.stop("enough")
+        thread.join(WAIT)
+    assert store.trial(first).state is TrialState.CANCELLED
+    assert store.trial(first).reason == "cancelled by the user; the sweep went on"
+    assert len(sweep_trials(store, sweep.id)) == 2
+
+
+def test_a_trial_whose_trainer_is_stopped_by_shutdown_is_cancelled_not_failed(store: Store) -> None:
+    """A second Ctrl+C shuts the executor down under running trials: they were stopped, they did not fail."""
+    executor = ProcessExecutor()
+    config = toy(**{"optim.max_epochs": 100_000})
+    trial_id = store.create_trial(config)
+    result: list = []
+    runner = threading.Thread(target=lambda: result.append(
+        executor.run(store.path, trial_id, config, threading.Event(), lambda *_: None)))
+    runner.start()
+    try:
+        wait_until(lambda: store.trial(trial_id).state is TrialState.RUNNING, "the trial runs")
+    finally:
+        executor.shutdown()
+        runner.join(WAIT)
+    assert result and result[0].state is TrialState.CANCELLED
+    record = store.trial(trial_id)
+    assert record.state is TrialState.CANCELLED and record.reason.startswith("stopped with tunedeck")

@@ -184,3 +184,24 @@ def test_resume_a_stopped_sweep_from_the_cockpit(tmp_path: Path) -> None:
         assert len(store.trials(sweep_id=sweep.id)) == 3
 
     drive(app, script)
+
+
+def test_the_dialog_keeps_settings_it_has_no_field_for_and_tab_moves_between_fields(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    app = app_on(store)
+    app.search = {"strategy": "random", "trials": 3, "warmup_epochs": 4, "placement": "free_memory",
+                  "name": "mine", "optim.lr": [0.1, 0.01]}
+
+    async def script(pilot: Pilot) -> None:
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: isinstance(app.screen, SweepDialog), 10)
+        dialog = app.screen
+        dialog.query_one("#sweep-trials", Input).focus()
+        await pilot.press("tab")
+        assert app.focused is dialog.query_one("#sweep-parallel", Input)
+        table = dialog.current_table()
+        assert (table["warmup_epochs"], table["placement"], table["name"], table["trials"]) == (4, "free_memory",
+                                                                                                "mine", 3)
+        await pilot.press("escape")
+
+    drive(app, script)

@@ -95,7 +95,9 @@ class SweepDialog(ModalScreen[SearchSpec | None]):
 
     def current_table(self) -> dict[str, Any]:
         """What the fields say, as a `[search]` table; ConfigError for a field that is not a number."""
-        table: dict[str, Any] = {}
+        # Settings without a field here (name, placement, startup_trials, warmup_epochs) are kept as given.
+        table: dict[str, Any] = {k: v for k, v in self.table.items()
+                                 if "." not in k and k not in CHOICE_FIELDS and k not in NUMBER_FIELDS}
         for name in CHOICE_FIELDS:
             table[name] = self.query_one(f"#sweep-{name}", Select).value
         for name in NUMBER_FIELDS:
