@@ -182,16 +182,18 @@ def search_toml(table: dict[str, Any]) -> str:
 
 def search_space_toml(table: dict[str, Any]) -> str:
     """The knob lines of a `[search]` table (dotted keys) as TOML, one knob per line, ranges inline."""
+    return "".join(f'"{k}" = {_inline_toml(v)}\n' for k, v in table.items() if "." in k)
+
+
+def _inline_toml(v: Any) -> str:
+    """One TOML value on one line: lists as `[a, b]`, tables as `{ k = v }` (tomli-w spreads both out)."""
     import tomli_w
 
-    def value(v: Any) -> str:
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return tomli_w.dumps({"v": v}).strip()[len("v = "):]
-
-    return "".join(f'"{k}" = {value(v)}\n' for k, v in table.items() if "." in k)
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_inline_toml(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_inline_toml(x) for x in v) + "]"
+    return tomli_w.dumps({"v": v}).strip()[len("v = "):]
 
 
 def _load(ref: str | Path, overrides: Iterable[str]) -> tuple[Config, Any, dict[str, tuple[Path, str]], Path]:
@@ -292,17 +294,12 @@ def dict_to_toml(data: dict[str, Any]) -> str:
     """A stored config dict as TOML in the preset layout: top-level keys, then one table per group."""
     import tomli_w
 
-    def value(v: Any) -> str:
-        if isinstance(v, list):
-            return "[" + ", ".join(value(item) for item in v) + "]"
-        return tomli_w.dumps({"v": v}).strip()[len("v = "):]
-
-    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    lines = [f"{k} = {_inline_toml(v)}" for k, v in data.items() if not isinstance(v, dict)]
     for group, values in data.items():
         if not isinstance(values, dict):
             continue
         lines += ["" if lines else None, f"[{group}]"]
-        lines += [f"{k} = {value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+        lines += [f"{k} = {_inline_toml(v)}" for k, v in values.items() if not isinstance(v, dict)]
         for k, v in values.items():
             if isinstance(v, dict) and v:
                 lines += ["", tomli_w.dumps({group: {k: v}}).strip()]

@@ -51,7 +51,7 @@ class Search:
         self.spec = spec
         self._optuna = optuna
         self._lock = threading.Lock()
-        self._distributions = {p.key: _distribution(optuna, p) for p in spec.params}
+        self._distributions = {p.key: distribution(optuna, p) for p in spec.params}
         self._resumed_grid = spec.strategy == "grid" and bool(history)
         # A resumed grid is finished by enqueueing the points not yet run: the GridSampler cannot
         # take replayed trials (it tracks its points in its own trial attributes).
@@ -71,7 +71,7 @@ class Search:
 
     def _replay(self, past: PastTrial) -> None:
         ts = self._optuna.trial.TrialState
-        params = {p.key: _to_optuna(p, past.updates.get(p.key)) for p in self.spec.params}
+        params = {p.key: optuna_value(p, past.updates.get(p.key)) for p in self.spec.params}
         if any(v is None for v in params.values()):
             return  # a value the spec no longer holds: leave it out of the study, not out of the store
         if past.state == TrialState.PRUNED:
@@ -91,9 +91,9 @@ class Search:
     def _grid_left(self, history: Sequence[PastTrial]) -> list[dict[str, Any]]:
         import itertools
 
-        axes = [[_to_optuna(p, v) for v in (p.values if isinstance(p, Choice) else p.grid_values())]
+        axes = [[optuna_value(p, v) for v in (p.values if isinstance(p, Choice) else p.grid_values())]
                 for p in self.spec.params]
-        done = {tuple(_to_optuna(p, past.updates.get(p.key)) for p in self.spec.params) for past in history}
+        done = {tuple(optuna_value(p, past.updates.get(p.key)) for p in self.spec.params) for past in history}
         keys = self.spec.keys()
         return [dict(zip(keys, point)) for point in itertools.product(*axes) if point not in done]
 
@@ -159,7 +159,8 @@ class Search:
                     raise
 
 
-def _distribution(optuna: Any, p: Choice | Range) -> Any:
+def distribution(optuna: Any, p: Choice | Range) -> Any:
+    """The Optuna distribution a knob is sampled from (list choices by their labels)."""
     d = optuna.distributions
     if isinstance(p, Choice):
         return d.CategoricalDistribution(list(p.values) if p.scalar else list(p.labels))
@@ -168,7 +169,7 @@ def _distribution(optuna: Any, p: Choice | Range) -> Any:
     return d.FloatDistribution(p.low, p.high, log=p.log, step=p.step)
 
 
-def _to_optuna(p: Choice | Range, value: Any) -> Any:
+def optuna_value(p: Choice | Range, value: Any) -> Any:
     """A config value as the study names it (list choices by their label); None if the spec has no such value."""
     if isinstance(p, Choice):
         if isinstance(value, list):

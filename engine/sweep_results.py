@@ -13,7 +13,7 @@ from typing import Any
 from engine.config import Config
 from engine.errors import ConfigError, StoreError
 from engine.events import TrialState
-from engine.search_spec import Choice, Range, SearchSpec, label, parse_search
+from engine.search_spec import Choice, SearchSpec, label, parse_search
 from engine.store import Store
 from engine.store_sweeps import SweepRecord
 
@@ -125,7 +125,7 @@ def importance(results: SweepResults) -> dict[str, float]:
     """
     import optuna
 
-    from engine.search import _distribution
+    from engine.search import distribution, optuna_value
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     scored = results.scored
@@ -133,24 +133,17 @@ def importance(results: SweepResults) -> dict[str, float]:
     varied = [k for k in spec.keys() if len({label(p.values.get(k)) for p in scored}) > 1]
     if len(scored) < 2 or not varied:
         return {}
-    distributions = {k: _distribution(optuna, spec.param(k)) for k in varied}
+    distributions = {k: distribution(optuna, spec.param(k)) for k in varied}
     study = optuna.create_study(direction=spec.direction)
     for p in scored:
-        params = {}
-        for k in varied:
-            param = spec.param(k)
-            value = p.values.get(k)
-            if isinstance(param, Choice) and not param.scalar:
-                value = label(value)
-            if isinstance(param, Range) and not isinstance(value, (int, float)):
-                break
-            params[k] = value
-        else:
-            try:
-                study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
-                                                          value=p.objective))
-            except ValueError:  # a stored value outside the spec's range: leave that trial out
-                continue
+        params = {k: optuna_value(spec.param(k), p.values.get(k)) for k in varied}
+        if any(v is None for v in params.values()):
+            continue  # a stored value the spec does not hold: leave that trial out
+        try:
+            study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
+                                                      value=p.objective))
+        except ValueError:  # a stored value outside the spec's range: leave that trial out
+            continue
     try:
         scores = optuna.importance.get_param_importances(study)
     except (RuntimeError, ValueError, ZeroDivisionError):

@@ -45,22 +45,22 @@ class SweepControl:
         """Store the sweep and start it in the background; refused while another one runs."""
         if self.active:
             raise RuntimeError("a sweep is already running; stop it first")
-        self.sweep = Sweep(self.store, base, spec, self.executor, sink=self.deliver, on_trial=self._finished,
-                           threads=threads_per_trial(spec.parallel + manual_parallel))
-        self.last_id = self.sweep.id
-        self._thread = self.sweep.start()
-        return self.sweep
+        return self._launch(Sweep(self.store, base, spec, self.executor, sink=self.deliver,
+                                  on_trial=self._finished, threads=threads_per_trial(spec.parallel + manual_parallel)))
 
     def resume(self, sweep_id: int, manual_parallel: int = 0) -> Sweep:
         """Go on with a stopped or interrupted sweep (SweepError says why not)."""
         if self.active:
             raise RuntimeError("a sweep is already running; stop it first")
-        parallel = int(self.store.sweep(sweep_id).spec.get("parallel", 1))
-        self.sweep = Sweep.resumed(self.store, sweep_id, self.executor, sink=self.deliver, on_trial=self._finished,
-                                   threads=threads_per_trial(parallel + manual_parallel))
-        self.last_id = self.sweep.id
-        self._thread = self.sweep.start()
-        return self.sweep
+        threads = threads_per_trial(int(self.store.sweep(sweep_id).spec.get("parallel", 1)) + manual_parallel)
+        return self._launch(Sweep.resumed(self.store, sweep_id, self.executor, sink=self.deliver,
+                                          on_trial=self._finished, threads=threads))
+
+    def _launch(self, sweep: Sweep) -> Sweep:
+        self.sweep = sweep
+        self.last_id = sweep.id
+        self._thread = sweep.start()
+        return sweep
 
     def _finished(self, trial_id: int, finished: TrialFinished, updates: dict) -> None:
         if self.on_trial is not None:
