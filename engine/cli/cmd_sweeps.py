@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 
 from engine.cli.storeopen import open_store
+from engine.errors import StoreError
 from engine.events import TrialState
 from engine.formatting import render_table
-
-OBJECTIVE_COLUMNS = {"val_loss": "best_val_loss", "val_acc": "best_val_acc"}
+from engine.sweep_results import load_results
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -16,18 +16,18 @@ def execute(args: argparse.Namespace) -> int:
         if not sweeps:
             print("no sweeps (run one with `tunedeck sweep PRESET`, or ctrl+g in the cockpit)")
             return 0
-        trials = store.trials()
-    rows = []
-    for s in sweeps:
-        metric = s.spec.get("metric", "val_loss")
-        maximize = s.spec.get("direction") == "maximize"
-        column = OBJECTIVE_COLUMNS.get(metric)
-        scored = [t for t in trials if t.sweep_id == s.id and t.state in (TrialState.COMPLETED,
-                                                                          TrialState.EARLY_STOPPED)]
-        values = [(getattr(t, column), t.id) for t in scored if column and getattr(t, column) is not None]
-        best = (max if maximize else min)(values) if values else (None, None)
-        rows.append([s.id, s.name, s.spec.get("strategy", "?"), s.state, f"{s.done}/{s.planned}",
-                     s.count(TrialState.PRUNED), s.count(TrialState.FAILED, TrialState.DIVERGED),
-                     f"{metric} {best[0]:.4g} (#{best[1]})" if best[0] is not None else "-"])
+        rows = [[s.id, s.name, s.spec.get("strategy", "?"), s.state, f"{s.done}/{s.planned}",
+                 s.count(TrialState.PRUNED), s.count(TrialState.FAILED, TrialState.DIVERGED), _best(store, s.id)]
+                for s in sweeps]
     print(render_table(["id", "name", "strategy", "state", "done", "pruned", "failed", "best"], rows))
     return 0
+
+
+def _best(store, sweep_id: int) -> str:
+    """The best trial by the sweep's own objective (its metric's best epoch value), as the sweep judged it."""
+    try:
+        results = load_results(store, sweep_id)
+    except StoreError:  # a sweep stored by another version of tunedeck
+        return "-"
+    best = results.best
+    return f"{results.spec.metric} {best.objective:.4g} (#{best.trial_id})" if best else "-"

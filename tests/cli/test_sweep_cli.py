@@ -231,3 +231,12 @@ def test_a_sweep_whose_process_died_resumes_and_reruns_only_the_lost_trial(cli: 
         assert store.sweep(1).state == "completed"
     done = cli("sweep", "--resume", "1")
     assert done.returncode == 2 and "has already completed" in done.stderr
+
+
+def test_sweeps_shows_the_best_trial_by_the_sweeps_own_metric(cli: Cli) -> None:
+    path = _preset(cli, PRESET.replace('seed = 3', 'seed = 3\nmetric = "train_loss"'))
+    assert cli("sweep", str(path), "--trials", "2", "--executor", "thread").returncode == 0
+    with Store(cli.store) as store:
+        best = min((min(e["train_loss"] for e in store.epochs(t.id)), t.id) for t in store.trials())
+    row = cli("sweeps").stdout.splitlines()[2].split()
+    assert row[-3:] == ["train_loss", f"{best[0]:.4g}", f"(#{best[1]})"]
