@@ -8,7 +8,7 @@ RandomSampler with one seed) run three ways, alternately, several rounds:
   (a) tunedeck: `Sweep` + `ProcessExecutor`, parallel = 2, threads = threads_per_trial(2);
   (b) Optuna's own `study.optimize(objective, n_trials, n_jobs=2)`, where `objective(trial)` samples
       the same space with `trial.suggest_*` and trains through the same engine function,
-      `engine.train.train(config)`, returning the best val_loss (torch.set_num_threads(1) here, the
+      `engine.training.loop.train(config)`, returning the best val_loss (torch.set_num_threads(1) here, the
       thread count tunedeck gives each of 2 trials);
   (c) tunedeck with parallel = 1, for the parallel efficiency time(p=1) / (2 * time(p=2)).
 
@@ -55,10 +55,10 @@ def search_table(trials: int, parallel: int) -> dict[str, Any]:
 
 def tunedeck_sweep(base: Any, trials: int, parallel: int, executor: Any, workdir: Path) -> tuple[float, int, float]:
     """(seconds, completed trials, best val_loss) of one Sweep into a fresh store."""
-    from engine.placement import threads_per_trial
-    from engine.search_spec import parse_search
+    from engine.execution.placement import threads_per_trial
+    from engine.sweeps.spec import parse_search
     from engine.store import Store
-    from engine.sweep import Sweep
+    from engine.sweeps.sweep import Sweep
 
     spec = parse_search(search_table(trials, parallel), base)
     store = Store(workdir / f"sweep-{time.monotonic_ns()}.db")
@@ -78,7 +78,7 @@ def optuna_threads(base: Any, trials: int, n_jobs: int) -> tuple[float, int, flo
     import optuna
 
     from engine.events import EpochEnded, TrialFinished
-    from engine.train import train
+    from engine.training.loop import train
 
     def objective(trial: optuna.Trial) -> float:
         updates = {key: trial.suggest_float(key, low, high, log=log) for key, (low, high, log) in SPACE.items()}
@@ -89,7 +89,7 @@ def optuna_threads(base: Any, trials: int, n_jobs: int) -> tuple[float, int, flo
                 best = min(best, event.val_loss)
             elif isinstance(event, TrialFinished):
                 finished = event
-        if finished is None or not finished.state.ok or not math.isfinite(best):
+        if finished is None or not finished.state.has_results or not math.isfinite(best):
             return math.nan  # Optuna records the trial as failed, as tunedeck's sweep does
         return best
 
@@ -159,9 +159,9 @@ def main() -> int:
     import optuna
     import torch
 
-    from engine.config import Config
-    from engine.placement import cpu_cores, threads_per_trial
-    from engine.procexec import ProcessExecutor, prepare_multiprocessing
+    from engine.config.groups import Config
+    from engine.execution.placement import cpu_cores, threads_per_trial
+    from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no log line per trial on either side
     torch.set_num_threads(1)  # (b): each of Optuna's 2 threads trains one trial, like threads_per_trial(2)

@@ -16,9 +16,9 @@ import sys
 import threading
 import time
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, TrialStarted
-from engine.train import train
+from engine.training.loop import train
 
 MODELS = {
     "mlp-16 (65 params)": {"task": {"name": "toy2d", "n_samples": 20000}, "model": {"hidden": [16]}},

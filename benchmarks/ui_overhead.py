@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, Event, TrialStarted
 
 MODELS = {
@@ -37,14 +37,14 @@ def steps_per_second(events: list[Event]) -> float:
 
 
 def bare(config: Config) -> float:
-    from engine.train import train
+    from engine.training.loop import train
 
     return steps_per_second(list(train(config, threading.Event())))
 
 
 async def in_app(config: Config, executor_kind: str, workdir: Path) -> float:
-    from engine.executors import ThreadExecutor
-    from engine.procexec import ProcessExecutor
+    from engine.execution.executors import ThreadExecutor
+    from engine.execution.trainer_process import ProcessExecutor
     from engine.store import Store
     from tui.app import TunedeckApp
 
@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--executor", choices=("process", "thread"), default="process")
     args = parser.parse_args()
-    from engine.procexec import prepare_multiprocessing
+    from engine.execution.trainer_process import prepare_multiprocessing
 
     prepare_multiprocessing()
     print(f"executor {args.executor}; median of {args.rounds} alternating rounds; steps/s excluding epoch 1")

@@ -1,35 +1,15 @@
-"""What a training run says while it runs: typed, frozen events, and the states a trial can end in.
+"""What a training run says while it runs: typed, frozen events, and the signal that stops a trial.
 
 The loop yields these; the runner stores every one; a UI or the CLI renders them. Nothing calls
 back into a UI.
 """
 from __future__ import annotations
 
-import enum
 import threading
 from dataclasses import dataclass, field
 from typing import Union
 
-
-class TrialState(str, enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    EARLY_STOPPED = "early_stopped"
-    PRUNED = "pruned"
-    DIVERGED = "diverged"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def finished(self) -> bool:
-        return self not in (TrialState.QUEUED, TrialState.RUNNING)
-
-    @property
-    def ok(self) -> bool:
-        """Ended with usable results (sorted before the failures in tables)."""
-        return self in (TrialState.COMPLETED, TrialState.EARLY_STOPPED, TrialState.PRUNED)
+from engine.states import TrialState
 
 
 class StopSignal(threading.Event):

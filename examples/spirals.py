@@ -18,8 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from engine.config import Config
-from engine.tasks.base import MULTICLASS, TaskData
+from tunedeck import MULTICLASS, Config, TaskData
 
 
 def make_spirals(n_per_class: int, turns: float, noise: float, gen: torch.Generator) -> TensorDataset:

@@ -44,7 +44,7 @@ def test_no_engine_source_mentions_a_ui_import() -> None:
 def test_help_does_not_import_torch_or_polars() -> None:
     script = (
         "import sys\n"
-        "from engine.cli.main import main\n"
+        "from tunedeck.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print('LOADED', 'torch' in sys.modules, 'polars' in sys.modules)\n"
     )

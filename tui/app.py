@@ -16,13 +16,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Button, Static
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.errors import TunedeckError
-from engine.executors import Executor
-from engine.presets import load_preset, search_table
+from engine.execution.executors import Executor
+from engine.config.presets import load_preset, search_table
 from engine.store import Store
-from engine.trialqueue import TrialQueue
-from engine.views import trial_frame
+from engine.execution.pool import TrialQueue
+from engine.tables.frames import trial_frame
 from tui.live import LiveTrials
 from tui.plotdata import PlotData
 from tui.screens.confirm import ConfirmScreen
@@ -33,7 +33,7 @@ from tui.screens.main import MainScreen
 from tui.screens.preset_open import PresetOpenScreen
 from tui.screens.preset_save import PresetSaveScreen
 from tui.sweep_actions import SweepActions
-from tui.sweep_control import SweepControl
+from engine.sweeps.control import SweepControl
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.loss_plot import LossPlot
 from tui.widgets.trial_table import TrialTable

@@ -17,9 +17,9 @@ from typing import Any, Mapping
 
 import tomli_w
 
-from engine.config import GROUPS, Config, iter_fields
+from engine.config.groups import GROUPS, Config, iter_fields
 from engine.errors import ConfigError
-from engine.schema import (
+from engine.config.knobs import (
     BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE, FieldInfo, Knob, coerce,
 )
 

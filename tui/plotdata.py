@@ -34,7 +34,7 @@ class PlotData:
                     xs.append(x)
                     ys.append(float(value))
             record = self.store.trial(trial_id)
-            if record.state.finished:
+            if record.state.is_finished:
                 self._finished[trial_id] = curves
             return curves
         return self._finished[trial_id]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.errors import TunedeckError
-from engine.search_spec import SearchSpec
+from engine.sweeps.spec import SearchSpec
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.sweep_analysis import SweepAnalysisScreen

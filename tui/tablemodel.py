@@ -14,8 +14,8 @@ from typing import Any, Literal, Sequence, TypeVar
 import polars as pl
 
 from engine.events import TrialState
-from engine.formatting import fmt_duration
-from engine.views import varying_columns
+from engine.tables.formatting import fmt_duration
+from engine.tables.frames import varying_columns
 
 Kind = Literal["int", "float", "bool", "str", "duration"]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-from engine.config import Config, is_plugin
+from engine.config.groups import Config, is_plugin
 from engine.tasks.base import TaskData
 
 _MODULES = {

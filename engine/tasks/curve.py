@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.tasks.base import REGRESSION, Split, TaskData
 
 X_RANGE = (-3.0, 3.0)

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.errors import TaskError
 from engine.tasks.base import TaskData
 

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 import torch
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.errors import TaskError
 from engine.tasks.base import BINARY, MULTICLASS, REGRESSION, Split, TaskData
 from engine.tasks.splits import SPLITS, read_table, require_columns, split_labels

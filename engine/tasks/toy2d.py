@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.tasks.base import BINARY, Split, TaskData
 
 LEFT_CENTRE = (3.0, 3.0)

@@ -181,7 +181,7 @@ def _running(path: Path) -> bool:
 def test_trial_lines_keep_their_numbers_in_order_when_workers_finish_at_once(
         capsys: pytest.CaptureFixture[str]) -> None:
     """The sweep's worker threads report finished trials at the same moment; the counter must stay with its line."""
-    from engine.cli.cmd_sweep import _Printer
+    from tunedeck.cli.cmd_sweep import _Printer
     from engine.events import Summary, TrialFinished
 
     printer = _Printer()

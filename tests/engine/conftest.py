@@ -5,7 +5,7 @@ from typing import Any, Callable
 
 import pytest
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
 from engine.store import Store
 

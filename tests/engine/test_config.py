@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from engine.config import (
+from engine.config.groups import (
     BUILTIN_TASKS, GROUPS, Config, check_consistency, field_info, iter_fields, set_dotted,
 )
 from engine.errors import ConfigError
-from engine.schema import (
+from engine.config.knobs import (
     BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE, FieldInfo, coerce,
 )
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, StepLoss, TrialFinished, TrialStarted, TrialState
-from engine.executors import ThreadExecutor
-from engine.procexec import ProcessExecutor, prepare_multiprocessing
+from engine.execution.executors import ThreadExecutor
+from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
 from engine.store import Store
-from engine.trialqueue import TrialQueue
+from engine.execution.pool import TrialQueue
 
 PLUGINS = Path(__file__).parent / "plugins"
 

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from engine.errors import ExportError
-from engine.export import FORMATS, export_frame, format_for, read_export
+from engine.tables.export import FORMATS, export_frame, format_for, read_export
 from engine.store import Store
-from engine.views import history_frame, trial_frame
+from engine.tables.frames import history_frame, trial_frame
 
 SUFFIX = {"csv": "csv", "parquet": "parquet", "json": "json", "ndjson": "ndjson", "markdown": "md"}
 

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
-from engine.models import CharCNN
+from engine.training.models import CharCNN
 from engine.tasks.base import BINARY, MULTICLASS, Split, TaskData
-from engine.train import Setup, evaluate, prepare, train
+from engine.training.loop import Setup, evaluate, prepare, train
 
 
 def cfg(**dotted: Any) -> Config:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import engine.placement as placement_module
-from engine.placement import (
+import engine.execution.placement as placement_module
+from engine.execution.placement import (
     FREE_MEMORY,
     ROUND_ROBIN,
     Gpu,
@@ -23,7 +23,7 @@ from engine.placement import (
     threads_per_trial,
     visible,
 )
-from engine.procexec import ProcessExecutor, prepare_multiprocessing
+from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
 
 TWO = [Gpu(0, "A100"), Gpu(1, "A100")]
 

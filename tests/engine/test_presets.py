@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import BUILTIN_TASKS, CSV_TASKS, GROUPS, Config, iter_fields
+from engine.config.groups import BUILTIN_TASKS, CSV_TASKS, GROUPS, Config, iter_fields
 from engine.errors import ConfigError
-from engine.presets import (
+from engine.config.presets import (
     find_preset, load_config_text, load_preset, locate_line, parse_override, save_preset, shipped_dir,
     shipped_names, to_toml,
 )
-from engine.schema import BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE, FieldInfo
+from engine.config.knobs import BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE, FieldInfo
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import torch
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
-from engine.runner import TrialRun
+from engine.execution.runner import TrialRun
 from engine.store import Store
 
 PLUGINS = Path(__file__).parent / "plugins"

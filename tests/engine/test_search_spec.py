@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import tomli_w
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.errors import ConfigError
-from engine.presets import load_preset, load_sweep, save_preset, search_table
-from engine.search_spec import DEFAULT_TRIALS, Choice, Range, parse_search
+from engine.config.presets import load_preset, load_sweep, save_preset, search_table
+from engine.sweeps.spec import DEFAULT_TRIALS, Choice, Range, parse_search
 
 if sys.version_info >= (3, 11):
     import tomllib

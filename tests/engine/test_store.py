@@ -13,11 +13,12 @@ from typing import Iterator
 
 import pytest
 
-from engine.config import Config
-from engine.envinfo import environment
+from engine.config.groups import Config
+from engine.training.environment import environment
 from engine.errors import StoreError
 from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
-from engine.store import DEFAULT_NAME, ENV_VAR, Store, process_token, resolve_store_path
+from engine.store import DEFAULT_NAME, ENV_VAR, Store, resolve_store_path
+from engine.store.liveness import process_token
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,7 @@ def epoch_event(epoch: int, *, val_loss: float = 1.0, improved: bool = True,
 
 CHILD_PRELUDE = """
 import sys, time
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
 from engine.store import Store
 started = TrialStarted(device="cpu", n_params=1, n_train=1, n_val=1, n_test=1, steps_per_epoch=1,

@@ -19,17 +19,17 @@ from typing import Any
 
 import pytest
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.errors import StoreError
 from engine.events import TrialFinished, TrialState
-from engine.executors import ThreadExecutor
-from engine.placement import Gpu, Placement
-from engine.procexec import ProcessExecutor, prepare_multiprocessing
-from engine.search import Search
-from engine.search_spec import SearchSpec, parse_search
+from engine.execution.executors import ThreadExecutor
+from engine.execution.placement import Gpu, Placement
+from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+from engine.sweeps.sampler import Search
+from engine.sweeps.spec import SearchSpec, parse_search
 from engine.store import Store
-from engine.sweep import Sweep
-from engine.sweep_results import importance, load_results
+from engine.sweeps.sweep import Sweep
+from engine.sweeps.results import importance, load_results
 
 PLUGINS = Path(__file__).parent / "plugins"
 WAIT = 60.0  # generous deadline for anything awaited; never reached unless something is broken

@@ -10,10 +10,10 @@ import pytest
 
 from engine.errors import StoreError
 from engine.events import TrialFinished, TrialState
-from engine.executors import ThreadExecutor
-from engine.procexec import ProcessExecutor
+from engine.execution.executors import ThreadExecutor
+from engine.execution.trainer_process import ProcessExecutor
 from engine.store import Store
-from engine.sweep import Sweep
+from engine.sweeps.sweep import Sweep
 from tests.engine.test_sweep import WAIT, spec_for, sweep_trials, toy, wait_until
 
 

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 import torch
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.errors import TaskError
 from engine.tasks import text_csv
 from engine.tasks.base import BINARY, MULTICLASS

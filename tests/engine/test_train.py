@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import torch
 
-from engine import device as engine_device
-from engine.config import Config
+from engine.training import device as engine_device
+from engine.config.groups import Config
 from engine.errors import ConfigError, TaskError
 from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
 from engine.tasks.base import Split, TaskData
-from engine.train import STEP_LOGS_PER_EPOCH, prepare, train
+from engine.training.loop import STEP_LOGS_PER_EPOCH, prepare, train
 
 PLUGINS = Path(__file__).parent / "plugins"
 

@@ -7,11 +7,11 @@ import sqlite3
 import polars as pl
 import pytest
 
-from engine.config import iter_fields
+from engine.config.groups import iter_fields
 from engine.errors import ConfigError
 from engine.events import TrialState
 from engine.store import Store
-from engine.views import (
+from engine.tables.frames import (
     HISTORY_SCHEMA, KNOB_COLUMNS, TRIAL_SCHEMA, history_frame, select_trials, trial_frame, trial_schema,
     varying_columns,
 )

@@ -12,11 +12,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from engine.events import TrialState
-from engine.executors import ThreadExecutor
-from engine.export import FORMATS, read_export
-from engine.presets import load_preset
+from engine.execution.executors import ThreadExecutor
+from engine.tables.export import FORMATS, read_export
+from engine.config.presets import load_preset
 from engine.store import Store
-from engine.views import TRIAL_SCHEMA
+from engine.tables.frames import TRIAL_SCHEMA
 from tests.tui.scripted import scripted_store
 from tui.app import TunedeckApp
 from tui.screens.detail import DetailScreen
@@ -64,7 +64,7 @@ def test_fill_the_form_train_for_real_and_see_the_row(tmp_path: Path) -> None:
         await type_into(pilot, app, "optim.max_epochs", "3")
         assert app.form.config is not None and app.form.config.optim.lr == 0.02
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: any(r.state.finished for r in store.trials()))
+        await until(pilot, lambda: any(r.state.is_finished for r in store.trials()))
         await until(pilot, lambda: app.table.current_view().height == 1
                     and app.table.current_view()["state"][0] == "completed")
         row = app.table.current_view().row(0, named=True)
@@ -125,7 +125,7 @@ def test_a_key_is_handled_promptly_while_a_trial_runs(tmp_path: Path) -> None:
         await until(pilot, lambda: bool(app.live.running()) and app.live.get(1).epochs)
         busy = min([await open_help(pilot) for _ in range(3)])
         await pilot.press("ctrl+x")
-        await until(pilot, lambda: store.trial(1).state.finished)
+        await until(pilot, lambda: store.trial(1).state.is_finished)
         # Relative to the same app idle; a generous factor, since the thread executor shares the GIL.
         assert busy < max(10 * idle, idle + 0.5), (idle, busy)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import Config, field_info, iter_fields
+from engine.config.groups import Config, field_info, iter_fields
 from engine.errors import ConfigError
-from engine.presets import load_preset, shipped_names
+from engine.config.presets import load_preset, shipped_names
 from tui.formvalues import NAME_FIELD, evaluate, form_fields, format_value, parse_value, raw_values
 
 

@@ -8,8 +8,8 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Collapsible, Input, Select, Switch
 
-from engine.config import GROUP_TITLES, GROUPS, Config, iter_fields
-from engine.presets import load_preset, shipped_names
+from engine.config.groups import GROUP_TITLES, GROUPS, Config, iter_fields
+from engine.config.presets import load_preset, shipped_names
 from tui.formvalues import format_value
 from tui.widgets.knob_field import KnobField
 from tui.widgets.knob_form import KnobForm, editor_id

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from engine.executors import ThreadExecutor
-from engine.presets import load_preset
+from engine.execution.executors import ThreadExecutor
+from engine.config.presets import load_preset
 from tests.tui.scripted import scripted_store
 from tui.app import TunedeckApp
 

@@ -8,11 +8,11 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from engine.events import TrialState
-from engine.executors import ThreadExecutor
-from engine.presets import load_sweep
-from engine.search_spec import parse_search
+from engine.execution.executors import ThreadExecutor
+from engine.config.presets import load_sweep
+from engine.sweeps.spec import parse_search
 from engine.store import Store
-from engine.sweep import Sweep
+from engine.sweeps.sweep import Sweep
 from tests.tui.test_app import app_on, drive, until
 from tui.screens.compare import CompareScreen
 from tui.screens.sweep_analysis import SweepAnalysisScreen
@@ -60,7 +60,7 @@ def test_a_sweep_from_the_dialog_runs_and_the_importance_view_fills(tmp_path: Pa
         sweep = store.sweeps()[-1]
         assert sweep.state == "completed" and sweep.planned == 5 and sweep.done == 5
         trials = [t for t in store.trials() if t.sweep_id == sweep.id]
-        assert len(trials) == 5 and all(t.state.finished for t in trials)
+        assert len(trials) == 5 and all(t.state.is_finished for t in trials)
         assert {tuple(t.config["model"]["hidden"]) for t in trials} <= {(4,), (16,)}
         await until(pilot, lambda: app.table.current_view().height == 5, 10)
         assert app.focused is app.table  # starting a sweep hands the keys to the table, to watch it
@@ -97,7 +97,8 @@ def test_a_bad_search_table_is_refused_in_the_dialog_and_nothing_runs(tmp_path: 
 
 def test_pause_then_stop_a_sweep_from_the_keyboard(tmp_path: Path) -> None:
     store = Store(tmp_path / "t.db")
-    app = app_on(store, **{"optim.max_epochs": 400, "early_stop.patience": 0, "task.n_samples": 2000})
+    # Trials long enough to be still running when X is pressed, however fast the machine.
+    app = app_on(store, **{"optim.max_epochs": 100_000, "early_stop.patience": 0})
 
     async def script(pilot: Pilot) -> None:
         await fill_dialog(pilot, trials="6")

@@ -20,13 +20,13 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, Summary, TrialFinished, TrialStarted, TrialState
-from engine.executors import ThreadExecutor
-from engine.search_spec import parse_search
+from engine.execution.executors import ThreadExecutor
+from engine.sweeps.spec import parse_search
 from engine.store import Store
-from engine.sweep import Sweep
-from engine.sweep_results import SweepResults, TrialPoint, load_results
+from engine.sweeps.sweep import Sweep
+from engine.sweeps.results import SweepResults, TrialPoint, load_results
 from tests.tui.scripted import ENV
 from tests.tui.test_app import until
 from tui.plotting.scatter import (
@@ -344,7 +344,7 @@ def synthetic(n: int, seed: int = 0) -> SweepResults:
     """A sweep's results with n completed trials, without training or a store."""
     rng = np.random.default_rng(seed)
     spec = parse_search(SEARCH, BASE)
-    from engine.store_sweeps import SweepRecord
+    from engine.store.sweeps import SweepRecord
 
     record = SweepRecord(1, "synthetic", "completed", None, spec.to_dict(), BASE.to_dict(), n, counts={"completed": n})
     points = tuple(TrialPoint(i + 1, TrialState.COMPLETED,

@@ -11,10 +11,10 @@ from textual.message import Message
 from textual.pilot import Pilot
 
 import tui.widgets.trial_table as trial_table_module
-from engine.config import Config
+from engine.config.groups import Config
 from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
 from engine.store import Store
-from engine.views import TRIAL_SCHEMA, trial_frame
+from engine.tables.frames import TRIAL_SCHEMA, trial_frame
 from tui.widgets.trial_table import GAP, GUTTER, SELECTED_MARK, TrialTable
 
 SIZE = (100, 30)

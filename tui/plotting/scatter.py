@@ -21,8 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 import plotext
 
-from engine.search_spec import Choice, Range, label
-from engine.sweep_results import SweepResults
+from engine.sweeps.spec import Choice, Range, label
+from engine.sweeps.results import SweepResults
 from tui.plotting.chart import (
     MIN_HEIGHT, MIN_WIDTH, Chart, new_figure, padded, plot_color, truncate, x_ticks, y_ticks)
 

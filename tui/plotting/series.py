@@ -107,7 +107,7 @@ def history_series(
     kind: SeriesKind = "line",
     x: Literal["epoch", "step"] = "epoch",
 ) -> Series:
-    """One trial's metric from `engine.views.history_frame` columns (trial_id, epoch, step, metric, value)."""
+    """One trial's metric from `engine.tables.frames.history_frame` columns (trial_id, epoch, step, metric, value)."""
     import polars as pl
 
     rows = history.filter((pl.col("trial_id") == trial_id) & (pl.col("metric") == metric)).sort(x)

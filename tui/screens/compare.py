@@ -19,11 +19,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from engine.config import Config
-from engine.formatting import fmt_duration, fmt_value
-from engine.search_spec import label
+from engine.config.groups import Config
+from engine.tables.formatting import fmt_duration, fmt_value
+from engine.sweeps.spec import label
 from engine.store import Store
-from engine.store_schema import TrialRecord
+from engine.store.schema import TrialRecord
 from tui.live import LiveTrials
 from tui.plotdata import PlotData
 from tui.plotting.series import Series

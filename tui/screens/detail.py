@@ -7,11 +7,11 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from engine.formatting import fmt_duration, fmt_value
-from engine.config import applicable_view
-from engine.presets import dict_to_toml
+from engine.tables.formatting import fmt_duration, fmt_value
+from engine.config.groups import applicable_view
+from engine.config.presets import dict_to_toml
 from engine.store import Store
-from engine.store_schema import TrialRecord
+from engine.store.schema import TrialRecord
 
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
 STATE_STYLES = {"completed": "green", "early_stopped": "cyan", "running": "yellow", "failed": "red",

@@ -8,9 +8,9 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Select
 
 from engine.errors import TunedeckError
-from engine.export import export_frame, format_for
+from engine.tables.export import export_frame, format_for
 from engine.store import Store
-from engine.views import history_frame
+from engine.tables.frames import history_frame
 from tui.screens.write_dialog import WriteDialog
 
 FORMATS = [("CSV", "csv"), ("Parquet", "parquet"), ("JSON", "json"), ("NDJSON", "ndjson"), ("Markdown", "markdown")]

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from engine.config import Config
+from engine.config.groups import Config
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.loss_plot import LossPlot
 from tui.widgets.trial_table import TrialTable

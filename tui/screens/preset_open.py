@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList
 
-from engine.presets import shipped_names
+from engine.config.presets import shipped_names
 
 
 def candidates(cwd: Path) -> list[str]:

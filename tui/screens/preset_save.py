@@ -7,8 +7,8 @@ from typing import Any
 from textual.widget import Widget
 from textual.widgets import Checkbox
 
-from engine.config import Config
-from engine.presets import save_preset
+from engine.config.groups import Config
+from engine.config.presets import save_preset
 from tui.screens.write_dialog import WriteDialog
 
 

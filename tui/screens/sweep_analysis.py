@@ -20,11 +20,11 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from engine.events import TrialState
-from engine.formatting import fmt_value
-from engine.search_spec import label
+from engine.tables.formatting import fmt_value
+from engine.sweeps.spec import label
 from engine.store import Store
-from engine.store_sweeps import SweepRecord
-from engine.sweep_results import SweepResults, importance, load_results
+from engine.store.sweeps import SweepRecord
+from engine.sweeps.results import SweepResults, importance, load_results
 from tui.plotting.scatter import PointsCache, points_cache
 from tui.widgets.importance_bars import ImportanceBars
 from tui.widgets.param_scatter import ParamScatter

@@ -15,10 +15,10 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, TextArea
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.errors import ConfigError
-from engine.presets import search_space_toml
-from engine.search_spec import DIRECTIONS, METRICS, PRUNERS, STRATEGIES, SearchSpec, parse_search
+from engine.config.presets import search_space_toml
+from engine.sweeps.spec import DIRECTIONS, METRICS, PRUNERS, STRATEGIES, SearchSpec, parse_search
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -9,7 +9,7 @@ from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from engine.schema import BOOL, CHOICE, FLOAT, INT, INT_LIST, STR_LIST, TABLE, FieldInfo
+from engine.config.knobs import BOOL, CHOICE, FLOAT, INT, INT_LIST, STR_LIST, TABLE, FieldInfo
 
 
 def dom_suffix(key: str) -> str:

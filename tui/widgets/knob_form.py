@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Collapsible, Input, Select, Static, Switch
 
-from engine.config import GROUP_TITLES, Config, iter_fields
-from engine.schema import FieldInfo
+from engine.config.groups import GROUP_TITLES, Config, iter_fields
+from engine.config.knobs import FieldInfo
 from tui.formvalues import NAME_FIELD, FormState, evaluate, raw_values
 from tui.widgets.knob_field import KnobField, editor_id
 

@@ -9,7 +9,7 @@ from typing import Sequence
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from engine.sweep_results import SweepResults
+from engine.sweeps.results import SweepResults
 from tui.plotting.canvas import ChartCanvas, canvas_css
 from tui.plotting.chart import Chart
 from tui.plotting.scatter import PointsCache, build_grid, build_scatter, grid_title, scatter_title

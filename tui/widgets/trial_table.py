@@ -1,7 +1,7 @@
 """The trial table: every trial in the store, sortable and filterable, drawn one screen at a time.
 
 Textual's DataTable builds every row up front (about 2 s at 10k rows, again after each sort), so
-this widget keeps the engine's Polars frame, lets `engine.views.select_trials` order and filter it,
+this widget keeps the engine's Polars frame, lets `engine.tables.frames.select_trials` order and filter it,
 and formats only the rows that are on screen. Live updates replace the whole frame several times a
 second; the cursor follows its trial rather than its row number.
 """
@@ -20,7 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.events import TrialState
-from engine.views import TRIAL_SCHEMA, select_trials
+from engine.tables.frames import TRIAL_SCHEMA, select_trials
 from tui.tablemodel import (
     Column, choose_columns, fit, format_rows, layout_columns, next_filter, next_sort, states_present,
 )

@@ -7,7 +7,7 @@ import signal
 import torch
 from torch import nn
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.tasks import toy2d
 from engine.tasks.base import TaskData
 

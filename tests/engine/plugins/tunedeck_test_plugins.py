@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.tasks.base import REGRESSION, Split, TaskData
 
 WEIGHTS = torch.tensor([[1.0], [-2.0], [0.5]])

@@ -11,7 +11,7 @@ import threading
 import torch
 from torch import nn
 
-from engine.config import Config
+from engine.config.groups import Config
 from engine.tasks import toy2d
 from engine.tasks.base import TaskData
 

@@ -1,0 +1,182 @@
+"""The on-disk layout of the trial store and how a stored row becomes a `TrialRecord`.
+
+Kept apart from `engine.store.trials` so that the layout, its version and the rules for reading old
+files sit in one place. A record holds the config as the stored dict, never a `Config`: a store
+written by an older tunedeck must stay readable after the knobs move.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import StoreError
+from engine.events import TrialState
+
+SCHEMA_VERSION = 2  # 2 added the sweeps table; a version-1 store gains it when opened
+APP_NAME = "tunedeck"
+EPOCH_METRICS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
+STEP_METRIC = "step_loss"
+
+TRIAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("name", "TEXT NOT NULL"),
+    ("state", "TEXT NOT NULL"),
+    ("reason", "TEXT"),
+    ("error", "TEXT"),
+    ("task", "TEXT NOT NULL"),
+    ("config_json", "TEXT NOT NULL"),
+    ("sweep_id", "INTEGER"),
+    ("created_at", "REAL NOT NULL"),
+    ("started_at", "REAL"),
+    ("finished_at", "REAL"),
+    ("duration_s", "REAL"),
+    ("pid", "INTEGER"),
+    ("proc_start", "TEXT NOT NULL DEFAULT ''"),
+    ("hostname", "TEXT NOT NULL DEFAULT ''"),
+    ("env_json", "TEXT NOT NULL DEFAULT '{}'"),
+    ("run_info_json", "TEXT NOT NULL DEFAULT '{}'"),
+    ("problem", "TEXT"),
+    ("n_params", "INTEGER"),
+    ("device", "TEXT"),
+    ("best_epoch", "INTEGER"),
+    ("best_val_loss", "REAL"),
+    ("best_val_acc", "REAL"),
+    ("test_loss", "REAL"),
+    ("test_acc", "REAL"),
+    ("epochs_run", "INTEGER NOT NULL DEFAULT 0"),
+    ("steps", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("name", "TEXT NOT NULL"),
+    ("state", "TEXT NOT NULL"),
+    ("reason", "TEXT"),
+    ("spec_json", "TEXT NOT NULL"),
+    ("base_json", "TEXT NOT NULL"),
+    ("planned", "INTEGER NOT NULL"),
+    ("created_at", "REAL NOT NULL"),
+    ("finished_at", "REAL"),
+    ("pid", "INTEGER"),
+    ("proc_start", "TEXT NOT NULL DEFAULT ''"),
+    ("hostname", "TEXT NOT NULL DEFAULT ''"),
+)
+SWEEPS_DDL = "CREATE TABLE IF NOT EXISTS sweeps (" + ", ".join(f"{n} {t}" for n, t in SWEEP_COLUMNS) + ")"
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS trials (" + ", ".join(f"{n} {t}" for n, t in TRIAL_COLUMNS) + ")",
+    "CREATE TABLE IF NOT EXISTS metrics ("
+    "trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE, "
+    "epoch INTEGER NOT NULL, step INTEGER NOT NULL, metric TEXT NOT NULL, value REAL)",
+    "CREATE INDEX IF NOT EXISTS metrics_trial ON metrics(trial_id, step)",
+    SWEEPS_DDL,
+)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as stored: its config dict, where and how it ran, and its summary."""
+
+    id: int
+    name: str
+    state: TrialState
+    reason: str | None
+    error: str | None
+    task: str
+    config: dict[str, Any] = field(hash=False)
+    sweep_id: int | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    duration_s: float | None
+    pid: int | None
+    proc_start: str
+    hostname: str
+    env: dict[str, Any] = field(hash=False)
+    run_info: dict[str, Any] = field(hash=False)  # TrialStarted's split sizes, threads and task facts
+    problem: str | None
+    n_params: int | None
+    device: str | None
+    best_epoch: int | None
+    best_val_loss: float | None
+    best_val_acc: float | None
+    test_loss: float | None
+    test_acc: float | None
+    epochs_run: int
+    steps: int
+
+
+def prepare(conn: sqlite3.Connection, path: str) -> bool:
+    """Create the schema in an empty database or check an existing one; True when created.
+
+    Runs inside the caller's write transaction so that two processes opening a new file at once
+    do not both create it.
+    """
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables.discard("sqlite_sequence")
+    if not tables:
+        for statement in DDL:
+            conn.execute(statement)
+        conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                         [("app", APP_NAME), ("schema_version", str(SCHEMA_VERSION))])
+        return True
+    if "meta" not in tables:
+        raise StoreError(f"{path}: not a tunedeck store (an SQLite file without a meta table)")
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    raw = meta.get("schema_version")
+    if meta.get("app") != APP_NAME or raw is None or not str(raw).isdigit():
+        raise StoreError(f"{path}: not a tunedeck store (meta table has no tunedeck schema_version)")
+    version = int(raw)
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path}: store schema version {version} is newer than this tunedeck "
+                         f"understands ({SCHEMA_VERSION}); upgrade tunedeck to open it")
+    missing = {"trials", "metrics"} - tables
+    if missing:
+        raise StoreError(f"{path}: damaged tunedeck store (missing table {', '.join(sorted(missing))})")
+    if version < SCHEMA_VERSION:
+        _upgrade(conn, version)
+    return False
+
+
+def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Bring an older store up to this version, in the caller's transaction; nothing is rewritten."""
+    if version < 2:
+        conn.execute(SWEEPS_DDL)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _load_json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def record_from_row(row: sqlite3.Row, path: str) -> TrialRecord:
+    """A TrialRecord from a `SELECT * FROM trials` row."""
+    data = dict(zip(row.keys(), tuple(row)))
+    try:
+        state = TrialState(data["state"])
+    except ValueError:
+        raise StoreError(f"{path}: trial {data['id']} has unknown state {data['state']!r}") from None
+    return TrialRecord(
+        id=data["id"], name=data["name"], state=state, reason=data["reason"], error=data["error"],
+        task=data["task"], config=_load_json(data["config_json"]), sweep_id=data["sweep_id"],
+        created_at=data["created_at"], started_at=data["started_at"], finished_at=data["finished_at"],
+        duration_s=data["duration_s"], pid=data["pid"], proc_start=data["proc_start"] or "",
+        hostname=data["hostname"] or "", env=_load_json(data["env_json"]),
+        run_info=_load_json(data["run_info_json"]), problem=data["problem"], n_params=data["n_params"],
+        device=data["device"], best_epoch=data["best_epoch"], best_val_loss=data["best_val_loss"],
+        best_val_acc=data["best_val_acc"], test_loss=data["test_loss"], test_acc=data["test_acc"],
+        epochs_run=data["epochs_run"] or 0, steps=data["steps"] or 0,
+    )

@@ -1,0 +1,129 @@
+"""The sweeps half of the trial store: a sweep's name, spec and state, and its progress.
+
+A sweep's trials are ordinary rows of `trials` tagged with `sweep_id`; this table holds what the
+sweep itself is (its search spec and the base config it varies) and how it ended. Progress is
+counted from the trials, so it can never disagree with them.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.errors import StoreError
+from engine.events import TrialState
+from engine.store.liveness import process_token
+from engine.store.schema import _load_json, dump_json
+
+RUNNING = "running"
+PAUSED = "paused"
+COMPLETED = "completed"
+STOPPED = "stopped"
+INTERRUPTED = "interrupted"
+SWEEP_STATES = (RUNNING, PAUSED, COMPLETED, STOPPED, INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    id: int
+    name: str
+    state: str
+    reason: str | None
+    spec: dict[str, Any] = field(hash=False)
+    base: dict[str, Any] = field(hash=False)
+    planned: int = 0
+    pid: int | None = None
+    created_at: float = 0.0
+    finished_at: float | None = None
+    counts: dict[str, int] = field(default_factory=dict, hash=False)  # trial state value -> how many
+
+    @property
+    def done(self) -> int:
+        """Trials that ended and count towards the plan: cancelled and interrupted ones do not (a resumed
+        sweep runs them again)."""
+        return sum(n for state, n in self.counts.items()
+                   if TrialState(state).counts_toward_plan)
+
+    def count(self, *states: TrialState) -> int:
+        return sum(self.counts.get(s.value, 0) for s in states)
+
+
+class SweepRecords:
+    """Mixed into `Store`: it supplies `_write`, `_read`, `_where`, `_hostname`."""
+
+    _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    _read: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    _where: str
+    _hostname: str
+
+    def create_sweep(self, name: str, spec: dict[str, Any], base: dict[str, Any], planned: int) -> int:
+
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO sweeps (name, state, spec_json, base_json, planned, created_at, pid, proc_start, "
+                "hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, RUNNING, dump_json(spec), dump_json(base), planned, time.time(), os.getpid(),
+                 process_token(), self._hostname))
+            return int(cur.lastrowid)
+
+    def reclaim_sweep(self, sweep_id: int) -> None:
+        """A stopped or interrupted sweep runs again, supervised by this process."""
+
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE sweeps SET state = ?, reason = NULL, finished_at = NULL, pid = ?, proc_start = ?, "
+                "hostname = ? WHERE id = ?", (RUNNING, os.getpid(), process_token(), self._hostname, sweep_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"no sweep with id {sweep_id} in {self._where}")
+
+    def set_sweep_state(self, sweep_id: int, state: str, reason: str | None = None) -> None:
+        """Record a sweep's state; an ending state also records when it ended."""
+        if state not in SWEEP_STATES:
+            raise ValueError(f"unknown sweep state {state!r}")
+        ended = state in (COMPLETED, STOPPED, INTERRUPTED)
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE sweeps SET state = ?, reason = ?, finished_at = ? WHERE id = ?",
+                (state, reason, time.time() if ended else None, sweep_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"no sweep with id {sweep_id} in {self._where}")
+
+    def sweep(self, sweep_id: int) -> SweepRecord:
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no sweep with id {sweep_id} in {self._where}")
+            counts = dict(conn.execute(
+                "SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? GROUP BY state", (sweep_id,)).fetchall())
+        return _record(row, counts)
+
+    def sweeps(self) -> list[SweepRecord]:
+        """Every sweep, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM sweeps ORDER BY id").fetchall()
+            counts: dict[int, dict[str, int]] = {}
+            for sweep_id, state, n in conn.execute(
+                    "SELECT sweep_id, state, COUNT(*) FROM trials WHERE sweep_id IS NOT NULL GROUP BY sweep_id, state"):
+                counts.setdefault(sweep_id, {})[state] = n
+        return [_record(row, counts.get(row["id"], {})) for row in rows]
+
+    def _recover_sweeps(self, conn: sqlite3.Connection, alive: Callable[[int, str], bool]) -> None:
+        """Sweeps of this host whose supervising process is gone ended as interrupted."""
+        rows = conn.execute("SELECT id, pid, proc_start FROM sweeps WHERE state IN (?, ?) AND hostname = ?",
+                            (RUNNING, PAUSED, self._hostname)).fetchall()
+        for row in rows:
+            if row["pid"] is not None and not alive(row["pid"], row["proc_start"] or ""):
+                conn.execute("UPDATE sweeps SET state = ?, reason = ?, finished_at = ? WHERE id = ?",
+                             (INTERRUPTED, f"process {row['pid']} on {self._hostname} ended while the sweep ran",
+                              time.time(), row["id"]))
+
+
+def _record(row: sqlite3.Row, counts: dict[str, int]) -> SweepRecord:
+    return SweepRecord(id=row["id"], name=row["name"], state=row["state"], reason=row["reason"],
+                       spec=_load_json(row["spec_json"]), base=_load_json(row["base_json"]),
+                       planned=row["planned"], pid=row["pid"], created_at=row["created_at"],
+                       finished_at=row["finished_at"],
+                       counts=counts)

@@ -1,0 +1,322 @@
+"""The SQLite trial store: the source of truth for every trial and every metric it logged.
+
+WAL mode and short write transactions let the UI read while a trainer writes, and let two
+processes write one file. Each epoch is committed as it ends, so a crash loses at most the epoch
+in flight; a trial left running by a dead process is marked interrupted on the next open.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from engine.errors import StoreError
+from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
+from engine.store.liveness import process_alive, process_token
+from engine.store.sweeps import SweepRecords
+from engine.store.schema import (
+    EPOCH_METRICS, STEP_METRIC, TrialRecord, dump_json, prepare, record_from_row,
+)
+
+if TYPE_CHECKING:
+    from engine.config.groups import Config
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class Store(SweepRecords):
+    """An open trial store; use it as a context manager or call `close()`.
+
+    One connection is shared by the threads of a process (the UI thread reads while a worker
+    writes), serialised by a lock.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._where = str(self.path)
+        self._lock = threading.Lock()
+        self._steps: dict[int, list[tuple[int, int, str, float]]] = {}
+        self._hostname = socket.gethostname()
+        self._conn: sqlite3.Connection | None = None
+        self.created = False
+        self._open()
+
+    def _open(self) -> None:
+        path = self.path
+        if path.is_dir():
+            raise StoreError(f"{path}: is a directory, not a tunedeck store")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create directory {path.parent}: {exc.strerror or exc}") from None
+        if path.exists():
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(16)
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            if head and head != _SQLITE_MAGIC:
+                raise StoreError(f"{path}: not a tunedeck store (not an SQLite database)")
+        try:
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        self._conn = conn
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{path}: cannot switch the store to WAL mode (got {mode!r})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            with self._write() as c:
+                self.created = prepare(c, self._where)
+                if not self.created:
+                    self._recover(c)
+        except BaseException as exc:
+            conn.close()
+            self._conn = None
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
+            raise
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file; step losses of an unfinished epoch are dropped, as a crash would."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __repr__(self) -> str:
+        return f"Store({self._where!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short IMMEDIATE transaction: it waits for other writers instead of failing."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc) from None
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._connection()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self._where}: the store is closed")
+        return self._conn
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "not a database" in text:
+            return StoreError(f"{self._where}: not a tunedeck store (not an SQLite database)")
+        return StoreError(f"{self._where}: {text}")
+
+    def _recover(self, conn: sqlite3.Connection) -> None:
+        """Mark trials of this host whose process is gone as interrupted."""
+        rows = conn.execute(
+            "SELECT id, state, pid, proc_start, epochs_run FROM trials "
+            "WHERE state IN (?, ?) AND hostname = ?",
+            (TrialState.RUNNING.value, TrialState.QUEUED.value, self._hostname),
+        ).fetchall()
+        for row in rows:
+            pid = row["pid"]
+            if pid is None or process_alive(pid, row["proc_start"] or ""):
+                continue
+            if row["state"] == TrialState.QUEUED.value:
+                reason = f"process {pid} on {self._hostname} ended before the trial started"
+            else:
+                epoch = f"last committed epoch {row['epochs_run']}" if row["epochs_run"] else "no epoch committed"
+                reason = f"process {pid} on {self._hostname} ended while the trial ran ({epoch})"
+            conn.execute("UPDATE trials SET state = ?, reason = ? WHERE id = ?",
+                         (TrialState.INTERRUPTED.value, reason, row["id"]))
+        self._recover_sweeps(conn, process_alive)
+
+    def create_trial(self, config: Config, *, sweep_id: int | None = None) -> int:
+        """Record a trial before it runs, so that a queue survives a restart of the UI."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO trials (name, state, task, config_json, sweep_id, created_at, pid, proc_start, "
+                "hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (config.name or config.task.name, TrialState.QUEUED.value, config.task.name,
+                 dump_json(config.to_dict()), sweep_id, time.time(), os.getpid(), process_token(),
+                 self._hostname),
+            )
+            return int(cur.lastrowid)
+
+    def start_trial(self, trial_id: int, started: TrialStarted, env: dict[str, Any]) -> None:
+        """Claim the trial for this process: its pid and start token are what recovery checks."""
+        run_info = {f.name: getattr(started, f.name) for f in dataclasses.fields(started)
+                    if f.name not in ("device", "n_params", "problem")}
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE trials SET state = ?, started_at = ?, pid = ?, proc_start = ?, hostname = ?, "
+                "env_json = ?, run_info_json = ?, problem = ?, n_params = ?, device = ? WHERE id = ?",
+                (TrialState.RUNNING.value, time.time(), os.getpid(), process_token(), self._hostname,
+                 dump_json(env), dump_json(run_info), started.problem, started.n_params, started.device,
+                 trial_id),
+            )
+            self._require(cur, trial_id)
+
+    def record(self, trial_id: int, event: Event) -> None:
+        """Store one event; step losses wait for their epoch so that each epoch is one commit."""
+        if isinstance(event, StepLoss):
+            with self._lock:
+                self._steps.setdefault(trial_id, []).append((event.epoch, event.step, STEP_METRIC, event.loss))
+        elif isinstance(event, EpochEnded):
+            self._record_epoch(trial_id, event)
+        elif isinstance(event, TrialFinished):
+            self._record_finish(trial_id, event)
+        elif not isinstance(event, TrialStarted):
+            raise TypeError(f"not a training event: {event!r}")
+
+    @contextmanager
+    def _write_with_steps(self, trial_id: int) -> Iterator[sqlite3.Connection]:
+        """A write transaction that also stores the trial's buffered step losses.
+
+        The buffer is emptied only once the commit succeeded, so a failed write loses nothing.
+        """
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM trials WHERE id = ?", (trial_id,)).fetchone() is None:
+                raise StoreError(f"no trial with id {trial_id} in {self._where}")
+            pending = list(self._steps.get(trial_id, ()))
+            if pending:
+                conn.executemany(
+                    "INSERT INTO metrics (trial_id, epoch, step, metric, value) VALUES (?, ?, ?, ?, ?)",
+                    [(trial_id, *row) for row in pending])
+            yield conn
+        if pending:
+            with self._lock:
+                rest = self._steps.get(trial_id, [])[len(pending):]
+                if rest:
+                    self._steps[trial_id] = rest
+                else:
+                    self._steps.pop(trial_id, None)
+
+    def _record_epoch(self, trial_id: int, e: EpochEnded) -> None:
+        values = {"train_loss": e.train_loss, "val_loss": e.val_loss, "val_acc": e.val_acc, "lr": e.lr,
+                  "epoch_seconds": e.seconds}
+        rows = [(trial_id, e.epoch, e.step, name, float(v)) for name, v in values.items() if v is not None]
+        with self._write_with_steps(trial_id) as conn:
+            conn.executemany(
+                "INSERT INTO metrics (trial_id, epoch, step, metric, value) VALUES (?, ?, ?, ?, ?)", rows)
+            if e.improved:
+                cur = conn.execute(
+                    "UPDATE trials SET epochs_run = ?, steps = ?, best_epoch = ?, best_val_loss = ?, "
+                    "best_val_acc = ? WHERE id = ?",
+                    (e.epoch, e.step, e.epoch, e.val_loss, e.val_acc, trial_id))
+            else:
+                cur = conn.execute("UPDATE trials SET epochs_run = ?, steps = ? WHERE id = ?",
+                                   (e.epoch, e.step, trial_id))
+            self._require(cur, trial_id)
+
+    def _record_finish(self, trial_id: int, e: TrialFinished) -> None:
+        s = e.summary
+        with self._write_with_steps(trial_id) as conn:
+            cur = conn.execute(
+                "UPDATE trials SET state = ?, reason = ?, error = ?, finished_at = ?, duration_s = ?, "
+                "best_epoch = ?, best_val_loss = ?, best_val_acc = ?, test_loss = ?, test_acc = ?, "
+                "epochs_run = ?, steps = ? WHERE id = ?",
+                (TrialState(e.state).value, e.reason, e.error, time.time(), e.seconds, s.best_epoch,
+                 s.best_val_loss, s.best_val_acc, s.test_loss, s.test_acc, s.epochs_run, s.steps, trial_id),
+            )
+            self._require(cur, trial_id)
+
+    def mark_finished(self, trial_id: int, state: TrialState, reason: str, error: str | None = None) -> None:
+        """End a trial whose loop never said so itself, e.g. a child process killed under us."""
+        now = time.time()
+        with self._write_with_steps(trial_id) as conn:
+            cur = conn.execute(
+                "UPDATE trials SET state = ?, reason = ?, error = ?, finished_at = ?, "
+                "duration_s = CASE WHEN started_at IS NULL THEN NULL ELSE ? - started_at END WHERE id = ?",
+                (TrialState(state).value, reason, error, now, now, trial_id),
+            )
+            self._require(cur, trial_id)
+
+    def _require(self, cur: sqlite3.Cursor, trial_id: int) -> None:
+        if cur.rowcount == 0:
+            raise StoreError(f"no trial with id {trial_id} in {self._where}")
+
+    def trial(self, trial_id: int) -> TrialRecord:
+        """One trial; an unknown id is the user's typo, so it is a StoreError, not a KeyError."""
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no trial with id {trial_id} in {self._where}")
+        return record_from_row(row, self._where)
+
+    def trials(self, *, sweep_id: int | None = None) -> list[TrialRecord]:
+        """Every trial (or a sweep's) in id order, which is creation order: the table's natural order."""
+        with self._read() as conn:
+            if sweep_id is None:
+                rows = conn.execute("SELECT * FROM trials ORDER BY id").fetchall()
+            else:
+                rows = conn.execute("SELECT * FROM trials WHERE sweep_id = ? ORDER BY id", (sweep_id,)).fetchall()
+        return [record_from_row(row, self._where) for row in rows]
+
+    def history(self, trial_ids: list[int] | None = None, *,
+                metric: str | None = None) -> list[tuple[int, int, int, str, float | None]]:
+        """Every logged metric (or one) as (trial_id, epoch, step, metric, value), the long form Polars pivots."""
+        query = "SELECT trial_id, epoch, step, metric, value FROM metrics"
+        where: list[str] = []
+        params: list[int | str] = []
+        if trial_ids is not None:
+            if not trial_ids:
+                return []
+            params = [int(t) for t in trial_ids]
+            where.append(f"trial_id IN ({', '.join('?' * len(params))})")
+        if metric is not None:
+            where.append("metric = ?")
+            params.append(metric)
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY trial_id, step, metric, epoch, rowid"
+        with self._read() as conn:
+            return [tuple(row) for row in conn.execute(query, params).fetchall()]  # type: ignore[misc]
+
+    def epochs(self, trial_id: int) -> list[dict[str, Any]]:
+        """One dict per committed epoch, the shape the detail view and the CLI print."""
+        marks = ", ".join("?" * len(EPOCH_METRICS))
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT epoch, step, metric, value FROM metrics WHERE trial_id = ? AND metric IN ({marks}) "
+                "ORDER BY epoch, rowid", (trial_id, *EPOCH_METRICS)).fetchall()
+        out: dict[int, dict[str, Any]] = {}
+        for epoch, step, metric, value in rows:
+            entry = out.setdefault(epoch, {"epoch": epoch, "step": step, **{m: None for m in EPOCH_METRICS}})
+            entry[metric] = value
+        return list(out.values())
+
+    def count(self) -> int:
+        """How many trials there are, without reading them (for status lines)."""
+        with self._read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])

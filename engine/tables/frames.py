@@ -1,0 +1,166 @@
+"""Polars views of the store: the trial table and the metric history, with fixed schemas.
+
+The TUI table, `tunedeck list` and every export read these frames, so a column has one name and
+one dtype everywhere, and an empty store gives the same columns as a full one.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable, Sequence
+
+import polars as pl
+
+from engine.config.groups import iter_fields
+from engine.errors import ConfigError
+from engine.events import TrialState
+from engine.config.knobs import BOOL, FLOAT, INT, INT_LIST, STR_LIST, TABLE, FieldInfo, suggest
+from engine.store.schema import TrialRecord
+
+_KIND_DTYPES: dict[str, pl.DataType] = {INT: pl.Int64(), FLOAT: pl.Float64(), BOOL: pl.Boolean()}
+_TIME = pl.Datetime("us", "UTC")
+_FIELDS: tuple[FieldInfo, ...] = tuple(iter_fields())
+KNOB_COLUMNS: tuple[str, ...] = tuple(f.key for f in _FIELDS)
+FAILED_STATES: frozenset[str] = frozenset(
+    s.value for s in (TrialState.FAILED, TrialState.DIVERGED, TrialState.CANCELLED, TrialState.INTERRUPTED))
+_TIME_COLUMNS = ("created_at", "started_at", "finished_at")
+
+
+def _build_trial_schema() -> pl.Schema:
+    cols: list[tuple[str, pl.DataType]] = [
+        ("id", pl.Int64()), ("name", pl.Utf8()), ("state", pl.Utf8()), ("task", pl.Utf8())]
+    cols += [(f.key, _KIND_DTYPES.get(f.knob.kind, pl.Utf8())) for f in _FIELDS]
+    cols += [("best_epoch", pl.Int64()), ("best_val_loss", pl.Float64()), ("best_val_acc", pl.Float64()),
+             ("test_loss", pl.Float64()), ("test_acc", pl.Float64()), ("epochs_run", pl.Int64()),
+             ("steps", pl.Int64()), ("duration_s", pl.Float64())]
+    cols += [(name, _TIME) for name in _TIME_COLUMNS]
+    cols += [("device", pl.Utf8()), ("reason", pl.Utf8()), ("sweep_id", pl.Int64())]
+    return pl.Schema(cols)
+
+
+TRIAL_SCHEMA: pl.Schema = _build_trial_schema()
+HISTORY_SCHEMA: pl.Schema = pl.Schema(
+    [("trial_id", pl.Int64()), ("epoch", pl.Int64()), ("step", pl.Int64()), ("metric", pl.Utf8()),
+     ("value", pl.Float64())])
+
+
+def trial_schema() -> pl.Schema:
+    """A copy of the trial table's schema, for readers that build or check frames."""
+    return pl.Schema(TRIAL_SCHEMA)
+
+
+def _cell(kind: str, value: Any) -> Any:
+    """A stored knob value in the column's type; None when an old store holds something else."""
+    if value is None:
+        return None
+    try:
+        if kind == INT:
+            return None if isinstance(value, bool) else int(value)
+        if kind == FLOAT:
+            return None if isinstance(value, bool) else float(value)
+        if kind == BOOL:
+            return value if isinstance(value, bool) else None
+        if kind in (INT_LIST, STR_LIST):
+            items = value if isinstance(value, (list, tuple)) else [value]
+            return ",".join(str(v) for v in items)
+        if kind == TABLE:
+            return json.dumps(value, sort_keys=True, default=str)
+        return value if isinstance(value, str) else str(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _knob_value(config: dict[str, Any], info: FieldInfo) -> Any:
+    group = config.get(info.group)
+    if isinstance(group, dict) and info.name in group:
+        return _cell(info.knob.kind, group[info.name])
+    return _cell(info.knob.kind, info.default)
+
+
+def _micros(ts: float | None) -> int | None:
+    """Unix seconds to microseconds, rounded the way `datetime.fromtimestamp` rounds."""
+    if ts is None:
+        return None
+    frac, whole = math.modf(ts)
+    return int(whole) * 1_000_000 + round(frac * 1e6)
+
+
+def trial_frame(records: Sequence[TrialRecord]) -> pl.DataFrame:
+    """One row per trial, knobs spread into columns so they can be sorted and compared."""
+    data: dict[str, list[Any]] = {name: [] for name in TRIAL_SCHEMA}
+    for r in records:
+        data["id"].append(r.id)
+        data["name"].append(r.name)
+        data["state"].append(r.state.value)
+        data["task"].append(r.task)
+        for info in _FIELDS:
+            data[info.key].append(_knob_value(r.config, info))
+        for name in ("best_epoch", "best_val_loss", "best_val_acc", "test_loss", "test_acc", "epochs_run",
+                     "steps", "duration_s", "device", "reason", "sweep_id"):
+            data[name].append(getattr(r, name))
+        for name in _TIME_COLUMNS:
+            data[name].append(_micros(getattr(r, name)))
+    build = {name: (pl.Int64() if name in _TIME_COLUMNS else dtype) for name, dtype in TRIAL_SCHEMA.items()}
+    frame = pl.DataFrame(data, schema=build, strict=False)
+    return frame.with_columns(pl.col(name).cast(_TIME) for name in _TIME_COLUMNS)
+
+
+def history_frame(rows: Iterable[Sequence[Any]]) -> pl.DataFrame:
+    """The long metric table (one row per logged value) that the plots and exports read."""
+    return pl.DataFrame(list(rows), schema=HISTORY_SCHEMA, orient="row")
+
+
+def _check_column(frame: pl.DataFrame, name: str, key: str) -> None:
+    if name not in frame.columns:
+        raise ConfigError("unknown column" + suggest(name, frame.columns), key=key, value=name)
+
+
+def select_trials(
+    frame: pl.DataFrame,
+    *,
+    state: str | list[str] | None = None,
+    sort: str | None = None,
+    desc: bool = False,
+    limit: int | None = None,
+) -> pl.DataFrame:
+    """Filter and order trials the way a person scans them: failures never crowd the top.
+
+    Without `sort` the frame keeps its order. With it, nulls come last and failed, diverged,
+    cancelled and interrupted trials follow every other trial in either direction; ties keep id
+    order.
+    """
+    if state is not None:
+        _check_column(frame, "state", "state")
+        wanted = [state] if isinstance(state, str) else list(state)
+        known = [s.value for s in TrialState]
+        for s in wanted:
+            if s not in known:
+                raise ConfigError("unknown state" + suggest(s, known) + "; states are " + ", ".join(known),
+                                  key="state", value=s)
+        frame = frame.filter(pl.col("state").is_in(wanted))
+    if sort is not None:
+        _check_column(frame, sort, "sort")
+        key = pl.col(sort)
+        if frame.schema[sort].is_float():
+            key = key.fill_nan(None)
+        by = [key]
+        descending = [desc]
+        if "state" in frame.columns:
+            by.insert(0, pl.col("state").is_in(list(FAILED_STATES)))
+            descending.insert(0, False)
+        if "id" in frame.columns and sort != "id":
+            by.append(pl.col("id"))
+            descending.append(False)
+        frame = frame.sort(by, descending=descending, nulls_last=True, maintain_order=True)
+    if limit is not None:
+        if limit < 0:
+            raise ConfigError("must be >= 0", key="limit", value=limit)
+        frame = frame.head(limit)
+    return frame
+
+
+def varying_columns(frame: pl.DataFrame) -> list[str]:
+    """Knob columns that differ between the rows: what a comparison is actually about."""
+    if frame.height < 2:
+        return []
+    return [key for key in KNOB_COLUMNS if key in frame.columns and frame[key].n_unique() > 1]

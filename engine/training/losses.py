@@ -1,0 +1,71 @@
+"""Loss functions and accuracy, matched to the task's problem and the config's class weights."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from engine.config.groups import Config
+from engine.errors import ConfigError
+from engine.tasks.base import BINARY, REGRESSION, TaskData
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def resolve_loss_name(config: Config, data: TaskData) -> str:
+    """The loss `auto` stands for, checked against the problem (a plugin can be either kind)."""
+    name = config.optim.loss
+    if name == "auto":
+        return {BINARY: "bce_with_logits", REGRESSION: "mse"}.get(data.problem, "cross_entropy")
+    if data.problem == REGRESSION and name in ("cross_entropy", "bce_with_logits"):
+        raise ConfigError("the task is a regression; use auto, mse, huber or l1", key="optim.loss", value=name)
+    if data.problem != REGRESSION and name in ("mse", "huber", "l1"):
+        raise ConfigError("the task is a classification; use auto, cross_entropy or bce_with_logits",
+                          key="optim.loss", value=name)
+    if name == "bce_with_logits" and data.problem != BINARY:
+        raise ConfigError(f"needs two classes, the task has {data.n_classes}; use cross_entropy",
+                          key="optim.loss", value=name)
+    return name
+
+
+def class_weights(data: TaskData) -> torch.Tensor:
+    """Inverse train frequency per class, as the book's surname classifier weighs its loss."""
+    counts = torch.tensor(data.class_counts or [], dtype=torch.float32)
+    if counts.numel() == 0:
+        raise ConfigError("needs class counts from the task (a plugin must set TaskData.class_counts)",
+                          key="optim.class_weights", value="balanced")
+    return 1.0 / counts.clamp(min=1.0)
+
+
+def build_loss(config: Config, data: TaskData, name: str, device: torch.device) -> LossFn:
+    """A function (logits, targets) -> mean loss; targets are class indices or float values."""
+    if data.loss is not None:
+        return data.loss
+    balanced = config.optim.class_weights == "balanced" and data.problem != REGRESSION
+    if name == "cross_entropy":
+        weight = class_weights(data).to(device) if balanced else None
+        return nn.CrossEntropyLoss(weight=weight)
+    if name == "bce_with_logits":
+        pos_weight = None
+        if balanced:
+            w = class_weights(data)
+            pos_weight = (w[1] / w[0]).reshape(1).to(device)
+        bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        return lambda logits, y: bce(logits.reshape(-1), y.float().reshape(-1))
+    return {"mse": nn.MSELoss(), "huber": nn.HuberLoss(), "l1": nn.L1Loss()}[name]
+
+
+def correct_count(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """How many predictions match the class targets (one logit: positive means class 1)."""
+    if logits.dim() == 1 or logits.shape[-1] == 1:
+        predicted = (logits.reshape(-1) > 0).long()
+    else:
+        predicted = logits.argmax(dim=-1)
+    return (predicted == y.reshape(-1).long()).sum()
+
+
+def l1_penalty(model: nn.Module) -> torch.Tensor:
+    """Sum of |w| over weight matrices and kernels; biases and norms are not penalised."""
+    terms = [p.abs().sum() for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    return torch.stack(terms).sum() if terms else torch.zeros(())

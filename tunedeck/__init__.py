@@ -1,0 +1,40 @@
+"""tunedeck's public face for user code: what a task of your own receives and returns.
+
+    from tunedeck import Config, TaskData, TaskError, Split, BINARY, MULTICLASS, REGRESSION
+
+Names resolve on first use, so `import tunedeck` (and `tunedeck --help`) loads no torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.config.groups import Config
+    from engine.errors import TaskError
+    from engine.tasks.base import BINARY, MULTICLASS, REGRESSION, Split, TaskData
+
+_WHERE = {
+    "Config": "engine.config.groups",
+    "TaskData": "engine.tasks.base",
+    "Split": "engine.tasks.base",
+    "BINARY": "engine.tasks.base",
+    "MULTICLASS": "engine.tasks.base",
+    "REGRESSION": "engine.tasks.base",
+    "TaskError": "engine.errors",
+}
+
+__all__ = ["BINARY", "MULTICLASS", "REGRESSION", "Config", "Split", "TaskData", "TaskError"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tunedeck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

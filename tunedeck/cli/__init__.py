@@ -1,0 +1,1 @@
+"""The `tunedeck` command: one parser; no command opens the cockpit, a command word runs headless."""

@@ -1,0 +1,85 @@
+"""`tunedeck run PRESET`: one trial, headless, one line per epoch, Ctrl+C cancels cleanly."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Callable
+
+from engine.tables.formatting import fmt_duration, fmt_value
+from tunedeck.cli.storeopen import open_store
+from engine.errors import TunedeckError
+from engine.events import EpochEnded, TrialFinished, TrialStarted, TrialState
+from engine.config.presets import load_preset
+
+EXIT_FAILED = 1
+EXIT_CANCELLED = 130
+
+
+def execute(args: argparse.Namespace) -> int:
+    config = load_preset(args.preset, args.overrides)
+    from engine.execution.runner import TrialRun
+    from engine.training.loop import prepare
+
+    try:
+        setup = prepare(config)  # bad data or device fails here, before a trial is recorded
+    except TunedeckError:
+        raise
+    except Exception:  # a plugin's own code raised: let the trial record it as failed, with its traceback
+        setup = None
+    store = open_store(args.store)
+    with store:
+        run = TrialRun(store, config, setup=setup)
+        if not args.quiet:
+            print(f"trial {run.trial_id}: {config.name or config.task.name} (task {config.task_label}) "
+                  f"-> {store.path}", flush=True)
+        previous = signal.signal(signal.SIGINT, _cancel_handler(run.cancel))
+        try:
+            finished = _stream(run, config.optim.max_epochs, args.quiet)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        print(summary_line(run.trial_id, finished))
+    if finished.state == TrialState.CANCELLED:
+        return EXIT_CANCELLED
+    return 0 if finished.state.has_results else EXIT_FAILED
+
+
+def _cancel_handler(cancel: threading.Event) -> Callable[[int, FrameType | None], None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nstopping after this batch (Ctrl+C again to abort at once)", file=sys.stderr, flush=True)
+    return handler
+
+
+def _stream(run, max_epochs: int, quiet: bool) -> TrialFinished:
+    width = len(str(max_epochs))
+    finished = None
+    for event in run:
+        if isinstance(event, TrialFinished):
+            finished = event
+        elif quiet:
+            continue
+        elif isinstance(event, TrialStarted):
+            threads = f"{event.threads} thread{'s' if event.threads > 1 else ''}"
+            print(f"  {event.problem} on {event.device} ({threads}), {event.n_params:,} parameters, "
+                  f"{event.n_train}/{event.n_val}/{event.n_test} train/val/test, "
+                  f"{event.steps_per_epoch} steps per epoch", flush=True)
+        elif isinstance(event, EpochEnded):
+            acc = f"  val_acc {event.val_acc:.4f}" if event.val_acc is not None else ""
+            print(f"  epoch {event.epoch:>{width}}/{max_epochs}  train_loss {event.train_loss:.4f}  "
+                  f"val_loss {event.val_loss:.4f}{acc}  lr {event.lr:.3g}  {event.seconds:.2f}s"
+                  f"{'  *' if event.improved else ''}", flush=True)
+    assert finished is not None  # train() always ends with a TrialFinished
+    return finished
+
+
+def summary_line(trial_id: int, f: TrialFinished) -> str:
+    s = f.summary
+    return (f"trial {trial_id} {f.state.value}: {f.reason}\n"
+            f"  best_epoch {fmt_value(s.best_epoch)}  best_val_loss {fmt_value(s.best_val_loss)}  "
+            f"val_acc {fmt_value(s.best_val_acc)}  test_loss {fmt_value(s.test_loss)}  "
+            f"test_acc {fmt_value(s.test_acc)}  epochs {s.epochs_run}  {fmt_duration(f.seconds)}")

@@ -1,0 +1,44 @@
+"""`tunedeck show ID`: a trial's config, summary, why it stopped, and its per-epoch metrics."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from engine.tables.formatting import fmt_duration, fmt_value, render_table
+from tunedeck.cli.storeopen import open_store
+from engine.config.groups import applicable_view
+from engine.config.presets import dict_to_toml
+
+EPOCH_COLUMNS = ["epoch", "step", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds"]
+
+
+def execute(args: argparse.Namespace) -> int:
+    with open_store(args.store, create=False) as store:
+        record = store.trial(args.trial_id)
+        epochs = store.epochs(args.trial_id)
+    print(f"trial {record.id}: {record.name}  [{record.state.value}]")
+    print(f"  task        {record.task}")
+    print(f"  why         {record.reason or '-'}")
+    print(f"  created     {_when(record.created_at)}   started {_when(record.started_at)}   "
+          f"finished {_when(record.finished_at)}   duration {fmt_duration(record.duration_s)}")
+    env = record.env or {}
+    if env:
+        print(f"  ran on      {env.get('hostname', '-')} {record.device or env.get('device', '-')}, "
+              f"tunedeck {env.get('tunedeck', '-')}, torch {env.get('torch', '-')}, python {env.get('python', '-')}")
+    print(f"  summary     best_epoch {fmt_value(record.best_epoch)}  best_val_loss {fmt_value(record.best_val_loss)}"
+          f"  val_acc {fmt_value(record.best_val_acc)}  test_loss {fmt_value(record.test_loss)}"
+          f"  test_acc {fmt_value(record.test_acc)}  epochs {fmt_value(record.epochs_run)}")
+    if record.error:
+        print("\nerror:")
+        print("  " + record.error.rstrip().replace("\n", "\n  "))
+    shown, omitted = applicable_view(record.config)
+    print("\nconfig:" + (f" ({omitted} knobs that do not apply to this task and model left out)" if omitted else ""))
+    print("  " + dict_to_toml(shown).rstrip().replace("\n", "\n  "))
+    if epochs:
+        print("\nepochs:")
+        print(render_table(EPOCH_COLUMNS, [[e.get(c) for c in EPOCH_COLUMNS] for e in epochs]))
+    return 0
+
+
+def _when(stamp: float | None) -> str:
+    return dt.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S") if stamp else "-"

@@ -1,0 +1,174 @@
+"""`tunedeck sweep PRESET`: the preset's [search] headless; a line per finished trial, then the top k.
+
+Ctrl+C cancels the running trials within a batch, records them cancelled and the sweep stopped;
+a second Ctrl+C stops waiting for them.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any, Callable
+
+from tunedeck.cli.storeopen import open_store
+from engine.events import TrialFinished, TrialState
+from engine.tables.formatting import fmt_duration, fmt_value, render_table
+from engine.config.presets import load_sweep
+from engine.errors import ConfigError
+from engine.execution.placement import ROUND_ROBIN
+from engine.sweeps.spec import label
+from engine.sweeps.results import config_value
+from engine.store.sweeps import COMPLETED
+
+EXIT_FAILED = 1
+EXIT_STOPPED = 130
+
+
+def execute(args: argparse.Namespace) -> int:
+    if (args.preset is None) == (args.resume is None):
+        raise ConfigError("give a PRESET to start a sweep, or --resume ID to go on with a stopped one", key="sweep")
+    from engine.execution.placement import Placement, threads_per_trial
+    from engine.sweeps.sweep import Sweep
+
+    if args.resume is not None:
+        changed = [o for o, v in (("--set", args.overrides), ("--trials", args.trials), ("--strategy", args.strategy),
+                                  ("--seed", args.seed)) if v not in (None, [])]
+        if changed:
+            raise ConfigError(f"a resumed sweep goes on as it was stored; only --parallel may change, not "
+                              f"{', '.join(changed)}", key="--resume", value=args.resume)
+        store = open_store(args.store, create=False)
+        stored = store.sweep(args.resume).spec
+        placement = stored.get("placement", ROUND_ROBIN)
+        parallel = args.parallel if args.parallel is not None else stored.get("parallel", 1)
+    else:
+        settings = {k: v for k, v in (("trials", args.trials), ("parallel", args.parallel),
+                                      ("strategy", args.strategy), ("seed", args.seed)) if v is not None}
+        base, spec = load_sweep(args.preset, args.overrides, settings)
+        store = open_store(args.store)
+        placement, parallel = spec.placement, spec.parallel
+    executor = _executor(args.executor, store.path, Placement.detect(placement))
+    printer = _Printer()
+    try:
+        with store:
+            if args.resume is not None:
+                sweep = Sweep.resumed(store, args.resume, executor, parallel=args.parallel, on_trial=printer.trial,
+                                      threads=threads_per_trial(parallel))
+            else:
+                sweep = Sweep(store, base, spec, executor, on_trial=printer.trial, threads=threads_per_trial(parallel))
+            spec = sweep.spec
+            printer.start(sweep)
+            verb = "resumed" if args.resume is not None else "started"
+            print(f"sweep {sweep.id} {verb}: {sweep.name}: {spec.strategy}, {spec.planned} trials "
+                  f"({printer.done} done), {spec.parallel} at a time, pruner {spec.pruner}, seed {spec.seed}, "
+                  f"{spec.direction} {spec.metric} -> {store.path}", flush=True)
+            previous = signal.signal(signal.SIGINT, _stop_handler(sweep.stop))
+            try:
+                state = sweep.run()
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            record = store.sweep(sweep.id)
+            print(_top_table(store, sweep, args.top))
+            print(f"sweep {sweep.id} {record.state}: {record.reason}")
+            if record.state != COMPLETED:
+                print(f"go on with it: tunedeck sweep --resume {sweep.id}" +
+                      (f" --store {args.store}" if args.store else ""))
+    finally:
+        executor.shutdown()
+    if state != COMPLETED:
+        return EXIT_STOPPED
+    return 0 if printer.ok or sweep.values else EXIT_FAILED
+
+
+def _executor(kind: str, store_path: Any, placement: Any) -> Any:
+    if kind == "thread":
+        from engine.execution.executors import ThreadExecutor
+
+        return ThreadExecutor()
+    from engine.execution.trainer_process import ProcessExecutor
+
+    return ProcessExecutor(log_path=str(store_path.with_suffix(".log")), placement=placement)
+
+
+def _stop_handler(stop: Callable[[str], None]) -> Callable[[int, FrameType | None], None]:
+    pressed = [False]
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if pressed[0]:
+            raise KeyboardInterrupt
+        pressed[0] = True
+        stop("stopped by Ctrl+C")
+        print("\nstopping the sweep: running trials end after their current batch "
+              "(Ctrl+C again to stop waiting)", file=sys.stderr, flush=True)
+    return handler
+
+
+class _Printer:
+    """One line per finished trial, numbered in the order they finish.
+
+    The sweep's worker threads call `trial` at once: a lock keeps each number with its line.
+    """
+
+    def __init__(self) -> None:
+        self.sweep: Any = None
+        self.planned, self.keys, self.metric = 0, [], "val_loss"
+        self.done = 0
+        self.ok = False
+        self.width = 1
+        self._lock = threading.Lock()
+
+    def start(self, sweep: Any) -> None:
+        """Before the sweep runs: a resumed one counts its earlier trials."""
+        self.sweep = sweep
+        spec = sweep.spec
+        self.planned, self.keys, self.metric = spec.planned, spec.keys(), spec.metric
+        self.done = sweep.progress().done
+        self.width = len(str(self.planned))
+
+    def trial(self, trial_id: int, finished: TrialFinished, updates: dict) -> None:
+        with self._lock:
+            self._trial(trial_id, finished, updates)
+
+    def _trial(self, trial_id: int, finished: TrialFinished, updates: dict) -> None:
+        self.done += 1
+        self.ok = self.ok or (finished.state.scores)
+        params = "  ".join(f"{_short(k)}={_show(updates[k])}" for k in self.keys)
+        value = self.sweep.values.get(trial_id) if self.sweep is not None else None
+        if value is None and self.metric in ("val_loss", "val_acc"):  # pruned or failed: how far it got
+            value = getattr(finished.summary, f"best_{self.metric}")
+        tid = f"trial {trial_id}" if trial_id >= 0 else "not run"
+        line = (f"[{self.done:>{self.width}}/{self.planned}] {tid:<10} {finished.state.value:<13} "
+                f"best {self.metric} {fmt_value(value):<10} {params}  {fmt_duration(finished.seconds)}")
+        if finished.state not in (TrialState.COMPLETED, TrialState.EARLY_STOPPED):
+            line += f"\n      {finished.reason}"
+        print(line, flush=True)
+
+
+def _short(key: str) -> str:
+    return key.split(".", 1)[1] if "." in key else key
+
+
+def _show(value: Any) -> str:
+    return fmt_value(value) if isinstance(value, float) else label(value)
+
+
+def _top_table(store: Any, sweep: Any, k: int) -> str:
+    """The best k completed trials by the sweep's objective (each trial's best epoch value)."""
+    spec = sweep.spec
+    ranked = sorted(sweep.values.items(), key=lambda kv: kv[1], reverse=spec.direction == "maximize")[:k]
+    if not ranked:
+        return "no trial of this sweep completed"
+    headers = ["trial", spec.metric, *(_short(key) for key in spec.keys()), "state", "epochs", "time"]
+    rows = []
+    for trial_id, value in ranked:
+        r = store.trial(trial_id)
+        params = [_param(r.config, key) for key in spec.keys()]
+        rows.append([trial_id, value, *params, r.state.value, r.epochs_run, fmt_duration(r.duration_s)])
+    title = f"top {len(rows)} of {len(sweep.values)} by {spec.direction[:3]} {spec.metric}:"
+    return title + "\n" + render_table(headers, rows)
+
+
+def _param(config: dict, key: str) -> Any:
+    value = config_value(config, key)
+    return label(value) if isinstance(value, (list, tuple)) else value

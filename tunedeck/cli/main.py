@@ -1,0 +1,185 @@
+"""`tunedeck`: the headless command line.
+
+This module imports only argparse at the top so that `tunedeck --help` answers at once; each
+command imports torch and polars when it runs. User errors print one or two lines and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+COMMANDS = ("run", "sweep", "sweeps", "trials", "show", "export", "preset")
+EXIT_USER_ERROR = 2
+
+DESCRIPTION = """\
+tunedeck: tune PyTorch models from the terminal.
+
+  tunedeck [PRESET]          open the TUI on a preset (default: toy2d-mlp)
+  tunedeck run PRESET        train one trial headless, one line per epoch
+  tunedeck sweep PRESET      run the preset's [search] (grid, random, tpe), N trials at once
+  tunedeck sweep --resume ID go on with a stopped or interrupted sweep
+  tunedeck sweeps            list the sweeps in the store: state, progress, best
+  tunedeck trials            list the trials in the store
+  tunedeck show ID           one trial: config, summary, why it stopped, per-epoch metrics
+  tunedeck export -o FILE    write the trial table (or --history) to csv/parquet/json/ndjson/md
+  tunedeck preset list|show  the shipped presets; a preset resolved to TOML
+
+PRESET is a shipped preset's name (see `tunedeck preset list`) or a path to a TOML file.
+Results go to ./tunedeck.db unless --store PATH or $TUNEDECK_STORE says otherwise.
+"""
+
+
+def _store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="PATH",
+                   help="trial store (SQLite); default $TUNEDECK_STORE, else ./tunedeck.db")
+
+
+def _set_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a knob, e.g. --set optim.lr=3e-4 --set model.hidden=[256,128] (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tunedeck", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="train one trial headless", description=(
+        "Train one trial and record it in the store. Prints one line per epoch and then the trial's "
+        "summary. Ctrl+C stops the trial within one batch and records it as cancelled. "
+        "Exit status: 0 completed or early-stopped, 1 failed or diverged, 2 bad input, 130 cancelled."))
+    run.add_argument("preset", metavar="PRESET", help="shipped preset name or path to a TOML file")
+    _set_arg(run)
+    _store_arg(run)
+    run.add_argument("--quiet", action="store_true", help="print only the summary row")
+
+    sweep = sub.add_parser("sweep", help="run the preset's [search] table headless", description=(
+        "Sample configs from the preset's [search] table (grid, random or TPE, by Optuna), train them "
+        "N at a time in separate processes, prune unpromising ones, and record every trial and the "
+        "sweep in the store. Prints one line per finished trial, then the top trials. Ctrl+C cancels "
+        "the running trials and records the sweep as stopped. Exit status: 0 completed, 1 no trial "
+        "completed, 2 bad input, 130 stopped."))
+    sweep.add_argument("preset", metavar="PRESET", nargs="?",
+                       help="shipped preset name or path to a TOML file with [search]")
+    sweep.add_argument("--resume", type=int, metavar="ID",
+                       help="go on with a stopped or interrupted sweep (its finished trials count; cancelled "
+                            "and interrupted ones run again); only --parallel may change")
+    _set_arg(sweep)
+    sweep.add_argument("--trials", type=int, metavar="N", help="how many trials (overrides search.trials)")
+    sweep.add_argument("--parallel", type=int, metavar="N", help="trials at once (overrides search.parallel)")
+    sweep.add_argument("--strategy", metavar="S", help="grid, random or tpe (overrides search.strategy)")
+    sweep.add_argument("--seed", type=int, metavar="N", help="sampler seed (overrides search.seed)")
+    sweep.add_argument("--top", type=int, default=5, metavar="K", help="rows in the final table (default 5)")
+    sweep.add_argument("--executor", choices=("process", "thread"), default="process",
+                       help="process (default): each trial in its own process; thread: in this process")
+    _store_arg(sweep)
+
+    sweeps = sub.add_parser("sweeps", help="list the sweeps in the store", description=(
+        "One line per sweep: its id, name, strategy, state (running, paused, completed, stopped, "
+        "interrupted), trials done of planned, how many were pruned and failed, and the best trial by "
+        "the sweep's metric. `tunedeck trials --sweep ID` lists one sweep's trials."))
+    _store_arg(sweeps)
+
+    trials = sub.add_parser("trials", help="list the trials in the store", description=(
+        "Print the trial table. Knobs that differ between the listed trials are shown as columns. "
+        "Failed, diverged, cancelled and interrupted trials always sort after the others."))
+    trials.add_argument("--sort", metavar="COL", help="column to sort by, e.g. best_val_loss or optim.lr")
+    trials.add_argument("--desc", action="store_true", help="sort descending")
+    trials.add_argument("--state", action="append", metavar="S",
+                        help="only trials in this state (repeatable): completed, early_stopped, failed, ...")
+    trials.add_argument("--limit", type=int, metavar="N", help="show at most N trials")
+    trials.add_argument("--sweep", type=int, metavar="ID", help="only the trials of this sweep")
+    trials.add_argument("--columns", metavar="A,B,...", help="exactly these columns, comma-separated")
+    _store_arg(trials)
+
+    show = sub.add_parser("show", help="one trial in full", description=(
+        "Print a trial's config as TOML, its summary, where it stopped and why, the error if it failed, "
+        "and its per-epoch metrics."))
+    show.add_argument("trial_id", type=int, metavar="ID")
+    _store_arg(show)
+
+    export = sub.add_parser("export", help="write the trial table or the metric history to a file",
+                            description="Write atomically: nothing partial is ever left behind.")
+    export.add_argument("-o", "--output", required=True, metavar="FILE")
+    export.add_argument("--format", choices=("csv", "parquet", "json", "ndjson", "markdown", "md"),
+                        help="default: from the file's suffix")
+    export.add_argument("--history", action="store_true", help="export the long metric history instead")
+    export.add_argument("--state", action="append", metavar="S", help="only trials in this state (repeatable)")
+    export.add_argument("--sort", metavar="COL", help="column to sort the trial table by")
+    export.add_argument("--desc", action="store_true", help="sort descending")
+    export.add_argument("--force", action="store_true", help="overwrite an existing file")
+    _store_arg(export)
+
+    preset = sub.add_parser("preset", help="shipped presets and resolved configs")
+    psub = preset.add_subparsers(dest="preset_command", metavar="list|show", required=True)
+    psub.add_parser("list", help="the shipped presets", description="List the presets shipped with tunedeck.")
+    pshow = psub.add_parser("show", help="a preset resolved to its full TOML",
+                            description="Print the preset with extends and --set applied and every default "
+                                        "filled in; save it to start a preset of your own.")
+    pshow.add_argument("preset", metavar="PRESET")
+    _set_arg(pshow)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if _wants_tui(args_list):
+        return _open_tui(args_list)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.version:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"tunedeck {version('tunedeck')}")
+        except PackageNotFoundError:
+            print("tunedeck (not installed: running from a source tree)")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from engine.errors import TunedeckError
+
+    module = importlib.import_module(f"tunedeck.cli.cmd_{args.command}")
+    try:
+        return int(module.execute(args))
+    except TunedeckError as exc:
+        print(f"tunedeck: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("tunedeck: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `tunedeck trials | head`
+        sys.stderr.close()
+        return 0
+
+
+TUI_OPTIONS_WITH_VALUE = ("--store", "--set", "--executor", "--parallel")
+
+
+def _wants_tui(args: list[str]) -> bool:
+    """`tunedeck`, `tunedeck PRESET`, `tunedeck --store x.db`: the cockpit; a command word: headless."""
+    if args and args[0] in ("-h", "--help", "--version"):
+        return False
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in TUI_OPTIONS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg not in COMMANDS
+    return True
+
+
+def _open_tui(args: list[str]) -> int:
+    from tunedeck.cli.cockpit import main as tui_main
+
+    return tui_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
