@@ -56,15 +56,17 @@ def search_table(trials: int, parallel: int) -> dict[str, Any]:
 def tunedeck_sweep(base: Any, trials: int, parallel: int, executor: Any, workdir: Path) -> tuple[float, int, float]:
     """(seconds, completed trials, best val_loss) of one Sweep into a fresh store."""
     from engine.execution.placement import threads_per_trial
-    from engine.sweeps.spec import parse_search
+    from engine.execution.pool import TrialPool
     from engine.store import Store
+    from engine.sweeps.spec import parse_search
     from engine.sweeps.sweep import Sweep
 
     spec = parse_search(search_table(trials, parallel), base)
     store = Store(workdir / f"sweep-{time.monotonic_ns()}.db")
     try:
         started = time.perf_counter()
-        sweep = Sweep(store, base, spec, executor, threads=threads_per_trial(parallel))
+        pool = TrialPool(store, executor, parallel=0, threads=threads_per_trial(parallel))
+        sweep = Sweep(store, base, spec, pool)
         sweep.run()
         seconds = time.perf_counter() - started
         progress = sweep.progress()

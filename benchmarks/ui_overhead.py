@@ -55,10 +55,10 @@ async def in_app(config: Config, executor_kind: str, workdir: Path) -> float:
     app = TunedeckApp(config, store, executor)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause(0.5)
-        app.action_start_trial()
+        app.cockpit.action_start_trial()
         while True:
             await pilot.pause(0.2)
-            finished = [t for t in app.live.trials.values() if t.finished is not None]
+            finished = [t for t in app.cockpit.monitor.live.trials.values() if t.finished is not None]
             if finished:
                 break
         trial = finished[0]

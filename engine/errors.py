@@ -48,7 +48,7 @@ class ConfigError(TunedeckError):
         got = f", got {_show(self.value)}" if self.has_value else ""
         return f"{where}{key}{self.rule}{got}"
 
-    def located(self, file: str | None, line: int | None = None) -> "ConfigError":
+    def located(self, file: str | None, line: int | None = None) -> ConfigError:
         """The same error, placed in a file (keeps a line already known)."""
         kwargs: dict[str, Any] = {"key": self.key, "file": file, "line": self.line or line}
         if self.has_value:

@@ -6,7 +6,7 @@ back into a UI.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Union
 
 from engine.states import TrialState
@@ -74,6 +74,17 @@ class Summary:
     test_acc: float | None = None
     epochs_run: int = 0
     steps: int = 0
+
+    @classmethod
+    def of(cls, record: object) -> Summary:
+        """The summary held by anything with these attributes (a stored trial's record, say)."""
+        values = {name: getattr(record, name) for name in SUMMARY_COLUMNS}
+        return cls(**{**values, "epochs_run": values["epochs_run"] or 0, "steps": values["steps"] or 0})
+
+
+# The one definition of a trial's summary columns: the store's row, the trial table and the CLI use these.
+SUMMARY_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Summary))
+INTEGER_SUMMARY_COLUMNS = frozenset(f.name for f in fields(Summary) if str(f.type).startswith("int"))
 
 
 @dataclass(frozen=True)

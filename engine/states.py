@@ -8,7 +8,17 @@ from __future__ import annotations
 import enum
 
 
-class TrialState(str, enum.Enum):
+class _Named(str, enum.Enum):
+    """Prints as its stored word (`completed`), as users see it in tables and messages."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class TrialState(_Named):
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -54,7 +64,7 @@ class TrialState(str, enum.Enum):
         return self.is_failure or self.is_lost
 
 
-class SweepState(str, enum.Enum):
+class SweepState(_Named):
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"

@@ -5,10 +5,11 @@ here so that the plot moves without a store query per redraw.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
-from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
+from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted
+from engine.states import TrialState
 
 
 @dataclass

@@ -27,7 +27,7 @@ class PlotData:
             return {m: live.metric(m) for m in ("train_loss", "val_loss", "val_acc", "lr", "step_loss")}
         if trial_id not in self._finished:
             curves: dict[str, tuple[list[float], list[float]]] = {}
-            for row_trial, epoch, step, metric, value in self.store.history([trial_id]):
+            for _trial, epoch, step, metric, value in self.store.history([trial_id]):
                 x = float(step if metric == "step_loss" else epoch)
                 xs, ys = curves.setdefault(metric, ([], []))
                 if value is not None:

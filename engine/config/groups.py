@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from engine.errors import ConfigError
 from engine.config.knobs import (
-    BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE,
-    FieldInfo, coerce, iter_group_fields, knob, suggest,
+    BOOL,
+    CHOICE,
+    FLOAT,
+    INT,
+    INT_LIST,
+    STR,
+    STR_LIST,
+    TABLE,
+    FieldInfo,
+    coerce,
+    iter_group_fields,
+    knob,
+    suggest,
 )
+from engine.errors import ConfigError
 
 BUILTIN_TASKS = ("toy2d", "curve", "text-csv", "table-csv")
 CSV_TASKS = ("text-csv", "table-csv")
@@ -174,7 +186,7 @@ class Config:
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Config":
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Validate a nested mapping (as read from TOML) into a Config.
 
         Unknown groups or keys are errors with a "did you mean" hint; missing keys take defaults.
@@ -216,7 +228,7 @@ class Config:
         info = field_info(key)
         return info.knob.applies is None or bool(info.knob.applies(self))
 
-    def with_updates(self, updates: Mapping[str, Any]) -> "Config":
+    def with_updates(self, updates: Mapping[str, Any]) -> Config:
         """A new validated Config with dotted-key updates applied."""
         data = self.to_dict()
         for key, value in updates.items():

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from engine.errors import ConfigError
 
@@ -83,7 +84,7 @@ class FieldInfo:
 
 def iter_group_fields(group: str, cls: type) -> Iterator[FieldInfo]:
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
         yield FieldInfo(group, f.name, default, knob_of(f))
 
 

@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any
+
+import tomli_w
 
 from engine.config.groups import Config, field_info, set_dotted
+from engine.config.knob_text import parse_text
+from engine.config.knobs import STR, suggest
+from engine.config.toml_io import inline_toml, read_literal, read_toml_text, table_toml, toml_key
 from engine.errors import ConfigError
-from engine.config.knobs import CHOICE, STR, suggest
-
-if TYPE_CHECKING:
-    from engine.sweeps.spec import SearchSpec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 SUFFIX = ".toml"
 TEMPLATE = "template"  # the commented template is documentation, not a runnable trial
+
+Sources = dict[str, tuple[Path, str]]  # dotted key -> the file that set it, and that file's text
 
 
 def shipped_dir() -> Path:
@@ -65,27 +64,21 @@ def find_preset(ref: str, relative_to: Path | None = None) -> Path:
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """A TOML file's data and its text (kept to find the line of a key later)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot be read: {exc.strerror if isinstance(exc, OSError) else exc}",
                           file=str(path)) from None
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(exc, str(path)) from None
+    return read_toml_text(text, str(path)), text
 
 
-def _syntax_error(exc: Exception, source: str) -> ConfigError:
-    """The parser's message with its position moved into the error's line."""
-    message = str(exc)
-    match = re.search(r"\(at line (\d+), column (\d+)\)", message)
-    line = int(match.group(1)) if match else None
-    rule = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-    return ConfigError(f"TOML syntax error: {rule}", file=source, line=line)
+def raw_preset(path: Path) -> tuple[dict[str, Any], Sources]:
+    """A preset's merged data (its bases first), unvalidated, and per dotted key where it was set."""
+    return _raw(path, ())
 
 
-def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[str, tuple[Path, str]]]:
+def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Sources]:
     """The preset's merged data (its bases first) and, per dotted key, the file and text defining it."""
     resolved = path.resolve()
     if resolved in chain:
@@ -94,7 +87,7 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[str,
     data, text = read_toml(path)
     base_ref = data.pop("extends", None)
     merged: dict[str, Any] = {}
-    sources: dict[str, tuple[Path, str]] = {}
+    sources: Sources = {}
     if base_ref is not None:
         if not isinstance(base_ref, str):
             raise ConfigError("must be a file name or a shipped preset name", key="extends", value=base_ref,
@@ -124,79 +117,23 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[str,
 def load_preset(ref: str | Path, overrides: Iterable[str] = ()) -> Config:
     """Resolve a preset (by path or shipped name), apply `--set` overrides and validate.
 
-    A `[search]` table is the sweep's business (`load_sweep`); a single run ignores it.
+    A `[search]` table is the sweep's business (`engine.sweeps.preset_search`); a single run ignores it.
     """
-    return _load(ref, overrides)[0]
+    return resolve_preset(ref, overrides).config
 
 
-def load_sweep(ref: str | Path, overrides: Iterable[str] = (),
-               settings: dict[str, Any] | None = None) -> tuple[Config, "SearchSpec"]:
-    """The base config and its `[search]` spec; `settings` (e.g. --trials) override the table's."""
-    from engine.sweeps.spec import parse_search
+@dataclass(frozen=True)
+class ResolvedPreset:
+    """A validated preset with what the layers above need to place their own errors in it."""
 
-    config, search, sources, path = _load(ref, overrides)
-    if search is None:
-        raise ConfigError("has no [search] table to sweep; add one, e.g.\n  [search]\n  strategy = \"random\"\n"
-                          "  trials = 20\n  \"optim.lr\" = { low = 1e-4, high = 1e-1, log = true }", file=str(path))
-    try:
-        return config, parse_search(search, config, overrides=settings)
-    except ConfigError as exc:
-        raise _locate_search(exc, sources, path, settings or {}) from None
+    config: Config
+    search: Any  # the raw `[search]` value (with its bases'), or None; never validated here
+    sources: Sources
+    path: Path
 
 
-def _locate_search(exc: ConfigError, sources: dict[str, tuple[Path, str]], path: Path,
-                   settings: dict[str, Any]) -> ConfigError:
-    key = (exc.key or "search").removeprefix("search").lstrip(".")
-    if key.split(".")[0] in settings:
-        kwargs = {"value": exc.value} if exc.has_value else {}
-        return ConfigError(exc.rule, key=f"--{key.split('.')[0]}", **kwargs)
-    parts = key.split(".")
-    candidates = [".".join(parts[:n]) for n in range(len(parts), 0, -1)]  # optim.lr.lo, optim.lr, optim
-    for name in candidates:
-        if f"search.{name}" in sources:
-            where, text = sources[f"search.{name}"]
-            line = next((n for n in (locate_line(text, "search", c) for c in candidates) if n), None)
-            return exc.located(str(where), line)
-    where, text = sources.get("search", (path, ""))
-    return exc.located(str(where), locate_line(text, "", "[search]"))
-
-
-def search_table(ref: str | Path) -> dict[str, Any] | None:
-    """A preset's raw `[search]` table (with its bases'), or None; the TUI's Sweep dialog starts from it."""
-    from engine.sweeps.spec import flatten_search
-
-    path = find_preset(str(ref))
-    data, _ = _raw(path, ())
-    table = data.get("search")
-    return flatten_search(table) if isinstance(table, dict) else None
-
-
-def search_toml(table: dict[str, Any]) -> str:
-    """A whole `[search]` table: its settings, then one line per knob to vary."""
-    import tomli_w
-
-    settings = {k: v for k, v in table.items() if "." not in k}
-    head = tomli_w.dumps(settings) if settings else ""
-    return "[search]\n" + head + search_space_toml(table)
-
-
-def search_space_toml(table: dict[str, Any]) -> str:
-    """The knob lines of a `[search]` table (dotted keys) as TOML, one knob per line, ranges inline."""
-    return "".join(f'"{k}" = {_inline_toml(v)}\n' for k, v in table.items() if "." in k)
-
-
-def _inline_toml(v: Any) -> str:
-    """One TOML value on one line: lists as `[a, b]`, tables as `{ k = v }` (tomli-w spreads both out)."""
-    import tomli_w
-
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_inline_toml(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_inline_toml(x) for x in v) + "]"
-    return tomli_w.dumps({"v": v}).strip()[len("v = "):]
-
-
-def _load(ref: str | Path, overrides: Iterable[str]) -> tuple[Config, Any, dict[str, tuple[Path, str]], Path]:
+def resolve_preset(ref: str | Path, overrides: Iterable[str] = ()) -> ResolvedPreset:
+    """`load_preset`, keeping the raw `[search]` table and where each key was set."""
     overrides = list(overrides)
     path = find_preset(str(ref))
     data, sources = _raw(path, ())
@@ -210,12 +147,12 @@ def _load(ref: str | Path, overrides: Iterable[str]) -> tuple[Config, Any, dict[
             raise exc.located("--set") from None
         sources.pop(key, None)
     try:
-        return Config.from_dict(data), search, sources, path
+        return ResolvedPreset(Config.from_dict(data), search, sources, path)
     except ConfigError as exc:
         raise _locate(exc, sources, path, overrides) from None
 
 
-def _locate(exc: ConfigError, sources: dict[str, tuple[Path, str]], path: Path, overrides: list[str]) -> ConfigError:
+def _locate(exc: ConfigError, sources: Sources, path: Path, overrides: list[str]) -> ConfigError:
     """Place a validation error in the file (and line) that set the offending key."""
     if exc.file:
         return exc
@@ -235,28 +172,38 @@ def _locate(exc: ConfigError, sources: dict[str, tuple[Path, str]], path: Path, 
 
 
 def parse_override(item: str) -> tuple[str, Any]:
-    """`group.key=value`, where value is a TOML literal (`3e-4`, `[256, 128]`, `true`) or a bare string."""
+    """`group.key=value`, the value read by the knob's own text grammar (`engine.config.knob_text`).
+
+    So `--set` accepts what the form accepts: `model.hidden=256,128` as well as `[256, 128]`,
+    `3e-4`, `true`, a quoted or bare string (`name=2024` is the text "2024"). A key that is no
+    knob (`task.options.n=5`, or a typo that `set_dotted` will name) takes a TOML literal or else
+    the bare text. The value's range and choices are checked later, with the whole config.
+    """
     key, eq, text = item.partition("=")
     key = key.strip()
     if not eq or not key:
         raise ConfigError("must look like group.key=value", key="--set", value=item)
     text = text.strip()
+    kind = _knob_kind(key)
+    if kind is None:
+        try:
+            return key, read_literal(text)
+        except ValueError:
+            return key, text
     try:
-        value = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = text
-    if not isinstance(value, str) and _wants_text(key):
-        value = text  # --set name=2024 or task.path=inf mean the text, not a number
-    return key, value
+        return key, parse_text(kind, text, key)
+    except ConfigError as exc:
+        raise exc.located("--set") from None
 
 
-def _wants_text(key: str) -> bool:
+def _knob_kind(key: str) -> str | None:
+    """The kind of the knob `key` names (`name` is text), or None for a key that is no knob."""
     if key == "name":
-        return True
+        return STR
     try:
-        return field_info(key).knob.kind in (STR, CHOICE)
+        return field_info(key).knob.kind
     except ConfigError:
-        return False
+        return None
 
 
 def locate_line(text: str, group: str, name: str) -> int | None:
@@ -292,18 +239,16 @@ def to_toml(config: Config) -> str:
 
 def dict_to_toml(data: dict[str, Any]) -> str:
     """A stored config dict as TOML in the preset layout: top-level keys, then one table per group."""
-    import tomli_w
-
-    lines = [f"{k} = {_inline_toml(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    lines = [f"{toml_key(k)} = {inline_toml(v)}" for k, v in data.items() if not isinstance(v, dict)]
     for group, values in data.items():
         if not isinstance(values, dict):
             continue
-        lines += ["" if lines else None, f"[{group}]"]
-        lines += [f"{k} = {_inline_toml(v)}" for k, v in values.items() if not isinstance(v, dict)]
+        lines += ["", f"[{group}]"] if lines else [f"[{group}]"]
+        lines += [f"{toml_key(k)} = {inline_toml(v)}" for k, v in values.items() if not isinstance(v, dict)]
         for k, v in values.items():
             if isinstance(v, dict) and v:
                 lines += ["", tomli_w.dumps({group: {k: v}}).strip()]
-    return "\n".join(line for line in lines if line is not None) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def save_preset(config: Config, path: str | Path, *, force: bool = False,
@@ -314,7 +259,7 @@ def save_preset(config: Config, path: str | Path, *, force: bool = False,
         raise ConfigError("exists; use --force to overwrite", file=str(target))
     text = to_toml(config)
     if search:
-        text += "\n" + search_toml(search)
+        text += "\n" + table_toml("search", search)  # what preset_search.search_toml writes
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
@@ -332,10 +277,7 @@ def save_preset(config: Config, path: str | Path, *, force: bool = False,
 
 def load_config_text(text: str, source: str = "<text>") -> Config:
     """A Config from TOML text (the TUI's clipboard and tests); errors name `source`."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(exc, source) from None
+    data = read_toml_text(text, source)
     try:
         return Config.from_dict(data)
     except ConfigError as exc:

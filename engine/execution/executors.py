@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from engine.config.groups import Config
-from engine.events import EpochEnded, Event, StopSignal, TrialFinished, TrialState
+from engine.events import EpochEnded, Event, StopSignal, TrialFinished
+from engine.states import TrialState
 
 Sink = Callable[[int, Sequence[Event]], None]
 # Asked after every epoch of a judged trial, before the next epoch starts: a reason to prune it, or None.

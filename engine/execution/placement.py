@@ -15,8 +15,8 @@ import os
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 ROUND_ROBIN = "round_robin"
 FREE_MEMORY = "free_memory"
@@ -78,7 +78,7 @@ class Placement:
         self._load: Counter[int] = Counter()
 
     @classmethod
-    def detect(cls, policy: str = ROUND_ROBIN) -> "Placement | None":
+    def detect(cls, policy: str = ROUND_ROBIN) -> Placement | None:
         """A placement over this machine's GPUs, or None on a CPU-only machine."""
         gpus = visible(query_gpus(), os.environ)
         return cls(gpus, policy) if gpus else None

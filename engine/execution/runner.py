@@ -6,13 +6,14 @@ the same way whoever started it.
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from engine.config.groups import Config
-from engine.training.environment import environment
-from engine.events import Event, TrialFinished, TrialStarted, TrialState
+from engine.events import Event, TrialFinished, TrialStarted
+from engine.states import TrialState
 from engine.store import Store
 from engine.tasks.base import TaskData
+from engine.training.environment import environment
 from engine.training.loop import Setup, train
 
 

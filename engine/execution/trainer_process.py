@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.groups import Config
-from engine.training.device import THREAD_CAP_VAR
-from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished, TrialState
+from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished
 from engine.execution.executors import Judge, Sink, ask_judge, run_in_this_thread
 from engine.execution.placement import Gpu, Placement
+from engine.states import TrialState
+from engine.training.device import THREAD_CAP_VAR
 
 _CONTEXT = multiprocessing.get_context("spawn")
 POLL_SECONDS = 0.05
@@ -100,9 +101,10 @@ def _child_main(conn: multiprocessing.connection.Connection, log_path: str | Non
             return verdicts.get()  # the parent answers every question; None also when it is gone
 
         config = Config.from_dict(config_data)
-        run_in_this_thread(Path(store_path), trial_id, config, cancel,
-                           lambda batch, tid=trial_id: conn.send(("events", tid, batch)),
-                           ask_parent if judged else None)
+        def send_events(batch: list[Event], tid: int = trial_id) -> None:
+            conn.send(("events", tid, batch))
+
+        run_in_this_thread(Path(store_path), trial_id, config, cancel, send_events, ask_parent if judged else None)
         with lock:
             current[0] = None
         conn.send(("done", trial_id))
@@ -238,7 +240,8 @@ class ProcessExecutor:
     def pinned(self) -> dict[int, int | None]:
         """Each live child's pid and the GPU index it is pinned to (None: not pinned)."""
         with self._lock:
-            return {w.process.pid: (w.gpu.index if w.gpu else None) for w in [*self._idle, *self._busy]}
+            return {w.process.pid: (w.gpu.index if w.gpu else None) for w in [*self._idle, *self._busy]
+                    if w.process.pid is not None}
 
     def run(self, store_path: Path, trial_id: int, config: Config, cancel: threading.Event,
             sink: Sink, *, judge: Judge | None = None, threads: int | None = None) -> TrialFinished:
@@ -319,5 +322,4 @@ class ProcessExecutor:
 
 def _summary_from(store: Any, trial_id: int) -> Summary:
     r = store.trial(trial_id)
-    return Summary(r.best_epoch, r.best_val_loss, r.best_val_acc, r.test_loss, r.test_acc, r.epochs_run or 0,
-                   r.steps or 0)
+    return Summary.of(r)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import StoreError
-from engine.events import TrialState
+from engine.states import TrialState
 
 SCHEMA_VERSION = 2  # 2 added the sweeps table; a version-1 store gains it when opened
 APP_NAME = "tunedeck"

@@ -9,28 +9,22 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import StoreError
-from engine.events import TrialState
+from engine.states import SweepState, TrialState
 from engine.store.liveness import process_token
 from engine.store.schema import _load_json, dump_json
-
-RUNNING = "running"
-PAUSED = "paused"
-COMPLETED = "completed"
-STOPPED = "stopped"
-INTERRUPTED = "interrupted"
-SWEEP_STATES = (RUNNING, PAUSED, COMPLETED, STOPPED, INTERRUPTED)
 
 
 @dataclass(frozen=True)
 class SweepRecord:
     id: int
     name: str
-    state: str
+    state: SweepState
     reason: str | None
     spec: dict[str, Any] = field(hash=False)
     base: dict[str, Any] = field(hash=False)
@@ -65,9 +59,10 @@ class SweepRecords:
             cur = conn.execute(
                 "INSERT INTO sweeps (name, state, spec_json, base_json, planned, created_at, pid, proc_start, "
                 "hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, RUNNING, dump_json(spec), dump_json(base), planned, time.time(), os.getpid(),
+                (name, SweepState.RUNNING.value, dump_json(spec), dump_json(base), planned, time.time(), os.getpid(),
                  process_token(), self._hostname))
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None  # an INSERT always sets it
+            return cur.lastrowid
 
     def reclaim_sweep(self, sweep_id: int) -> None:
         """A stopped or interrupted sweep runs again, supervised by this process."""
@@ -75,19 +70,18 @@ class SweepRecords:
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE sweeps SET state = ?, reason = NULL, finished_at = NULL, pid = ?, proc_start = ?, "
-                "hostname = ? WHERE id = ?", (RUNNING, os.getpid(), process_token(), self._hostname, sweep_id))
+                "hostname = ? WHERE id = ?", (SweepState.RUNNING.value, os.getpid(), process_token(), self._hostname, sweep_id))
             if cur.rowcount == 0:
                 raise StoreError(f"no sweep with id {sweep_id} in {self._where}")
 
-    def set_sweep_state(self, sweep_id: int, state: str, reason: str | None = None) -> None:
+    def set_sweep_state(self, sweep_id: int, state: SweepState, reason: str | None = None) -> None:
         """Record a sweep's state; an ending state also records when it ended."""
-        if state not in SWEEP_STATES:
-            raise ValueError(f"unknown sweep state {state!r}")
-        ended = state in (COMPLETED, STOPPED, INTERRUPTED)
+        state = SweepState(state)
+        ended = not state.is_active
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE sweeps SET state = ?, reason = ?, finished_at = ? WHERE id = ?",
-                (state, reason, time.time() if ended else None, sweep_id))
+                (state.value, reason, time.time() if ended else None, sweep_id))
             if cur.rowcount == 0:
                 raise StoreError(f"no sweep with id {sweep_id} in {self._where}")
 
@@ -113,16 +107,16 @@ class SweepRecords:
     def _recover_sweeps(self, conn: sqlite3.Connection, alive: Callable[[int, str], bool]) -> None:
         """Sweeps of this host whose supervising process is gone ended as interrupted."""
         rows = conn.execute("SELECT id, pid, proc_start FROM sweeps WHERE state IN (?, ?) AND hostname = ?",
-                            (RUNNING, PAUSED, self._hostname)).fetchall()
+                            (SweepState.RUNNING.value, SweepState.PAUSED.value, self._hostname)).fetchall()
         for row in rows:
             if row["pid"] is not None and not alive(row["pid"], row["proc_start"] or ""):
                 conn.execute("UPDATE sweeps SET state = ?, reason = ?, finished_at = ? WHERE id = ?",
-                             (INTERRUPTED, f"process {row['pid']} on {self._hostname} ended while the sweep ran",
+                             (SweepState.INTERRUPTED.value, f"process {row['pid']} on {self._hostname} ended while the sweep ran",
                               time.time(), row["id"]))
 
 
 def _record(row: sqlite3.Row, counts: dict[str, int]) -> SweepRecord:
-    return SweepRecord(id=row["id"], name=row["name"], state=row["state"], reason=row["reason"],
+    return SweepRecord(id=row["id"], name=row["name"], state=SweepState(row["state"]), reason=row["reason"],
                        spec=_load_json(row["spec_json"]), base=_load_json(row["base_json"]),
                        planned=row["planned"], pid=row["pid"], created_at=row["created_at"],
                        finished_at=row["finished_at"],

@@ -12,17 +12,24 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import StoreError
-from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
+from engine.events import SUMMARY_COLUMNS, EpochEnded, Event, StepLoss, TrialFinished, TrialStarted
+from engine.states import TrialState
 from engine.store.liveness import process_alive, process_token
-from engine.store.sweeps import SweepRecords
 from engine.store.schema import (
-    EPOCH_METRICS, STEP_METRIC, TrialRecord, dump_json, prepare, record_from_row,
+    EPOCH_METRICS,
+    STEP_METRIC,
+    TrialRecord,
+    dump_json,
+    prepare,
+    record_from_row,
 )
+from engine.store.sweeps import SweepRecords
 
 if TYPE_CHECKING:
     from engine.config.groups import Config
@@ -87,7 +94,7 @@ class Store(SweepRecords):
                 raise self._error(exc) from None
             raise
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -171,7 +178,8 @@ class Store(SweepRecords):
                  dump_json(config.to_dict()), sweep_id, time.time(), os.getpid(), process_token(),
                  self._hostname),
             )
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None  # an INSERT always sets it
+            return cur.lastrowid
 
     def start_trial(self, trial_id: int, started: TrialStarted, env: dict[str, Any]) -> None:
         """Claim the trial for this process: its pid and start token are what recovery checks."""
@@ -244,10 +252,9 @@ class Store(SweepRecords):
         with self._write_with_steps(trial_id) as conn:
             cur = conn.execute(
                 "UPDATE trials SET state = ?, reason = ?, error = ?, finished_at = ?, duration_s = ?, "
-                "best_epoch = ?, best_val_loss = ?, best_val_acc = ?, test_loss = ?, test_acc = ?, "
-                "epochs_run = ?, steps = ? WHERE id = ?",
-                (TrialState(e.state).value, e.reason, e.error, time.time(), e.seconds, s.best_epoch,
-                 s.best_val_loss, s.best_val_acc, s.test_loss, s.test_acc, s.epochs_run, s.steps, trial_id),
+                + ", ".join(f"{name} = ?" for name in SUMMARY_COLUMNS) + " WHERE id = ?",
+                (TrialState(e.state).value, e.reason, e.error, time.time(), e.seconds,
+                 *(getattr(s, name) for name in SUMMARY_COLUMNS), trial_id),
             )
             self._require(cur, trial_id)
 
@@ -301,7 +308,7 @@ class Store(SweepRecords):
             query += " WHERE " + " AND ".join(where)
         query += " ORDER BY trial_id, step, metric, epoch, rowid"
         with self._read() as conn:
-            return [tuple(row) for row in conn.execute(query, params).fetchall()]  # type: ignore[misc]
+            return [tuple(row) for row in conn.execute(query, params).fetchall()]
 
     def epochs(self, trial_id: int) -> list[dict[str, Any]]:
         """One dict per committed epoch, the shape the detail view and the CLI print."""

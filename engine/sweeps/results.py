@@ -12,10 +12,10 @@ from typing import Any
 
 from engine.config.groups import Config
 from engine.errors import ConfigError, StoreError
-from engine.events import TrialState
-from engine.sweeps.spec import Choice, SearchSpec, label, parse_search
+from engine.states import TrialState
 from engine.store import Store
 from engine.store.sweeps import SweepRecord
+from engine.sweeps.spec import Choice, SearchSpec, label, parse_search
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def importance(results: SweepResults) -> dict[str, float]:
     if len(scored) < 2 or not varied:
         return {}
     distributions = {k: distribution(optuna, spec.param(k)) for k in varied}
-    study = optuna.create_study(direction=spec.direction)
+    study = optuna.create_study(direction="maximize" if spec.direction == "maximize" else "minimize")
     for p in scored:
         params = {k: optuna_value(spec.param(k), p.values.get(k)) for k in varied}
         if any(v is None for v in params.values()):

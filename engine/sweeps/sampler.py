@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import statistics
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
-from engine.events import EpochEnded, TrialState
+from engine.events import EpochEnded
+from engine.states import TrialState
 from engine.sweeps.spec import Choice, Range, SearchSpec
 
 
@@ -60,7 +62,7 @@ class Search:
         seed = (spec.seed + 7919 * len(history)) % 2**32 if history else spec.seed
         self._sampler = (optuna.samplers.RandomSampler(seed=seed) if self._resumed_grid
                          else _sampler(optuna, replace(spec, seed=seed)))
-        self.study = optuna.create_study(direction=spec.direction, sampler=self._sampler, pruner=_pruner(optuna, spec))
+        self.study = optuna.create_study(direction="maximize" if spec.direction == "maximize" else "minimize", sampler=self._sampler, pruner=_pruner(optuna, spec))
         self._trials: dict[int, Any] = {}
         self.asked = 0
         for past in history:
@@ -113,7 +115,7 @@ class Search:
         if self._resumed_grid:
             waiting = self._optuna.trial.TrialState.WAITING
             return not any(t.state == waiting for t in self.study.get_trials(deepcopy=False))
-        return self._sampler.is_exhausted(self.study)
+        return bool(self._sampler.is_exhausted(self.study))  # type: ignore[union-attr]
 
     def report(self, number: int, epoch: int, value: float) -> str | None:
         """Record an epoch's metric; a reason to prune the trial, or None to let it go on."""

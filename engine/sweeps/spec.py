@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Union
+from typing import Any, Union
 
 from engine.config.groups import GROUPS, Config, field_info
+from engine.config.knobs import FLOAT, INT, TABLE, FieldInfo, coerce, suggest
 from engine.errors import ConfigError
 from engine.execution.placement import POLICIES, ROUND_ROBIN
-from engine.config.knobs import FLOAT, INT, FieldInfo, TABLE, coerce, suggest
 
 STRATEGIES = ("grid", "random", "tpe")
 PRUNERS = ("none", "median", "successive_halving")
@@ -127,7 +128,7 @@ class SearchSpec:
                 return p
         raise KeyError(f"{key} is not varied by this search (it varies {', '.join(self.keys())})")
 
-    def with_seed(self) -> "SearchSpec":
+    def with_seed(self) -> SearchSpec:
         """The spec with a seed drawn now if it had none, so that the stored sweep can be repeated."""
         return self if self.seed is not None else replace(self, seed=secrets.randbelow(2**31))
 
@@ -228,9 +229,9 @@ def _settings(s: Mapping[str, Any]) -> dict[str, Any]:
         out["name"] = s["name"]
     for key, options in (("strategy", STRATEGIES), ("pruner", PRUNERS), ("metric", list(METRICS)),
                          ("direction", DIRECTIONS), ("placement", POLICIES)):
-        value = _choice_setting(s, key, options)
-        if value is not None:
-            out[key] = value
+        choice = _choice_setting(s, key, options)
+        if choice is not None:
+            out[key] = choice
     for key, low, high in (("trials", 1, 100_000), ("parallel", 1, MAX_PARALLEL), ("seed", 0, 2**32 - 1),
                            ("startup_trials", 0, None), ("warmup_epochs", 0, None)):
         value = _int_setting(s, key, low, high)

@@ -1,29 +1,32 @@
-"""A sweep: sample configs from a search, train them N at a time through an executor, record it all.
+"""A sweep: sample configs from a search and train them through the trial pool, N at a time.
 
-The supervising side (the CLI's main thread, or the TUI) owns the Optuna study; each worker thread
-asks it for a point, trains that trial through the executor (a warm child process by default),
-reports each epoch to the pruner and tells the result. Every trial is an ordinary trial in the
-store tagged with the sweep's id; the sweep itself (name, spec, base config, state) is a row of
-its own. A trial that fails is told to Optuna as failed and the sweep goes on.
+The supervising side (the CLI's main thread, or the cockpit) owns the Optuna study. The sweep keeps
+up to `parallel` of its trials in the pool's lane of its own: whenever one ends, it tells the study
+the result and asks it for the next point. Each epoch is reported to the pruner, and a trial waits
+for the verdict, so a pruned trial stops exactly where it was judged. Every trial is an ordinary
+trial in the store tagged with the sweep's id; the sweep itself (name, spec, base config, state) is
+a row of its own. A trial that fails is told to Optuna as failed and the sweep goes on; a trial
+whose executor breaks stops the sweep, saying why.
 """
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from engine.config.groups import Config
 from engine.errors import ConfigError, TunedeckError
-from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished, TrialState
-from engine.execution.executors import Executor, Sink
+from engine.events import EpochEnded, Event, Summary, TrialFinished
+from engine.execution.pool import TrialPool
+from engine.states import SweepState, TrialState
+from engine.store.sweeps import SweepRecord
+from engine.store.trials import Store
 from engine.sweeps.sampler import PastTrial, Search, epoch_metric
 from engine.sweeps.spec import SearchSpec, parse_search
-from engine.store import Store
-from engine.store.sweeps import COMPLETED, PAUSED, RUNNING, STOPPED, SweepRecord
 
+# Called after each trial of the sweep has ended (from a pool thread): trial id (-1: a sampled
+# combination that was refused before a trial was stored), how it ended, the knobs it was given.
 OnTrial = Callable[[int, TrialFinished, dict], None]
-RERUN = (TrialState.CANCELLED, TrialState.INTERRUPTED, TrialState.QUEUED, TrialState.RUNNING)
 
 
 class SweepError(TunedeckError):
@@ -34,7 +37,7 @@ def _past_trials(store: Store, sweep_id: int, spec: SearchSpec) -> list[tuple[in
     """A sweep's trials that ran to an end, as the resumed study replays them."""
     from engine.sweeps.results import best_value, config_value, epoch_values
 
-    trials = [t for t in store.trials(sweep_id=sweep_id) if t.state not in RERUN]
+    trials = [t for t in store.trials(sweep_id=sweep_id) if t.state.counts_toward_plan]
     epochs = epoch_values(store, [t.id for t in trials], spec.metric)
     past = []
     for t in trials:
@@ -46,7 +49,7 @@ def _past_trials(store: Store, sweep_id: int, spec: SearchSpec) -> list[tuple[in
 
 @dataclass(frozen=True)
 class SweepProgress:
-    state: str
+    state: SweepState
     planned: int
     done: int
     running: int
@@ -62,15 +65,12 @@ class SweepProgress:
 class Sweep:
     """Build it (the sweep is stored at once), then `run()` to block or `start()` for a thread."""
 
-    def __init__(self, store: Store, base: Config, spec: SearchSpec, executor: Executor, *,
-                 sink: Sink | None = None, on_trial: OnTrial | None = None, threads: int | None = None,
-                 resuming: SweepRecord | None = None) -> None:
+    def __init__(self, store: Store, base: Config, spec: SearchSpec, pool: TrialPool, *,
+                 on_trial: OnTrial | None = None, resuming: SweepRecord | None = None) -> None:
         self.store = store
         self.base = base
         self.spec = spec.with_seed()
-        self.executor = executor
-        self.threads = threads
-        self._sink = sink
+        self.pool = pool
         self._on_trial = on_trial
         past = _past_trials(store, resuming.id, self.spec) if resuming else []
         self.search = Search(self.spec, [p for _, p in past])
@@ -80,36 +80,36 @@ class Sweep:
         else:
             self.name, self.id = resuming.name, resuming.id
             store.reclaim_sweep(self.id)
+        self.lane = f"sweep-{self.id}"
         self._cond = threading.Condition()
         self._paused = False
         self._stopping: str | None = None
-        self._running: dict[int, StopSignal] = {}
+        self._exhausted = False
+        self._running: set[int] = set()
         self._number: dict[int, int] = {}  # store trial id -> Optuna trial number
+        self._updates: dict[int, dict] = {}
         self._best_epoch_value: dict[int, float] = {}
         self._durations: list[float] = []
         self._counts = {"completed": 0, "pruned": 0, "failed": 0, "cancelled": 0}
         self._refused = 0  # sampled combinations that the knobs' rules refused (no trial was stored)
         self.best: tuple[int, float] | None = None  # (trial id, objective)
         self.values: dict[int, float] = {}  # trial id -> objective, for trials that completed
-        self.state = RUNNING
-        self._started = time.monotonic()
-        self._threads: list[threading.Thread] = []
+        self.state = SweepState.RUNNING
         for trial_id, p in past:
             self._count(trial_id, p.state, 0.0, p.value)
         self._durations.clear()  # the ETA is this run's pace, not the stored trials'
 
     @classmethod
-    def resumed(cls, store: Store, sweep_id: int, executor: Executor, *, parallel: int | None = None,
-               sink: Sink | None = None, on_trial: OnTrial | None = None,
-               threads: int | None = None) -> "Sweep":
+    def resumed(cls, store: Store, sweep_id: int, pool: TrialPool, *, parallel: int | None = None,
+                on_trial: OnTrial | None = None) -> Sweep:
         """Go on with a stopped or interrupted sweep: its finished trials count, its cancelled and
         interrupted ones are run again, up to the planned number. The same sweep id, base and seed."""
         record = store.sweep(sweep_id)
-        if record.state == COMPLETED:
+        if record.state == SweepState.COMPLETED:
             raise SweepError(f"sweep {sweep_id} ({record.name}) has already completed: {record.reason}")
-        if record.state in (RUNNING, PAUSED):
-            raise SweepError(f"sweep {sweep_id} ({record.name}) is still {record.state} in process {record.pid}; "
-                             "stop it there first")
+        if record.state.is_active:
+            raise SweepError(f"sweep {sweep_id} ({record.name}) is still {record.state.value} in process "
+                             f"{record.pid}; stop it there first")
         try:
             base = Config.from_dict(record.base)
             spec = parse_search(record.spec, base, overrides={"parallel": parallel} if parallel is not None else None)
@@ -118,67 +118,79 @@ class Sweep:
                 raise ConfigError(exc.rule, key="--parallel", value=exc.value) from None
             raise SweepError(f"sweep {sweep_id} was stored by another version of tunedeck and cannot be "
                              f"resumed: {exc}") from None
-        return cls(store, base, spec, executor, sink=sink, on_trial=on_trial, threads=threads, resuming=record)
+        return cls(store, base, spec, pool, on_trial=on_trial, resuming=record)
 
     # --- control -------------------------------------------------------------------------------
 
     def start(self) -> threading.Thread:
-        """Run in a background thread (the TUI's way); returns it."""
+        """Run in a background thread (the cockpit's way); returns it."""
         thread = threading.Thread(target=self.run, name=f"tunedeck-sweep-{self.id}", daemon=True)
         thread.start()
         return thread
 
-    def run(self) -> str:
+    def run(self) -> SweepState:
         """Train the sweep to its end; returns the final state. Ctrl+C stops it cleanly and re-raises."""
-        self._threads = [threading.Thread(target=self._work, name=f"tunedeck-sweep-{self.id}-{i}", daemon=True)
-                         for i in range(self.spec.parallel)]
-        for t in self._threads:
-            t.start()
+        self.pool.open_lane(self.lane, self.spec.parallel)
         try:
-            for t in self._threads:
-                while t.is_alive():
-                    t.join(0.2)
+            self._feed()
+            with self._cond:
+                while not self._over():
+                    self._cond.wait(0.2)
         except KeyboardInterrupt:
             # The first Ctrl+C stops the sweep and waits for the running trials to end within a batch;
             # a second one (here, or after the caller's handler stopped it: `tunedeck sweep`) stops waiting.
             waiting = self._stopping is None
             self.stop("stopped by Ctrl+C")
             try:
-                for t in self._threads if waiting else ():
-                    t.join()
+                with self._cond:
+                    while waiting and self._running:
+                        self._cond.wait(0.2)
             except KeyboardInterrupt:
                 pass
             self._finish()
             raise
+        finally:
+            self.pool.close_lane(self.lane)
         return self._finish()
+
+    def _over(self) -> bool:
+        """Called with the lock held: nothing runs and nothing more will start."""
+        return not self._running and (self._stopping is not None or self._exhausted)
 
     def pause(self) -> None:
         """Start no new trial; those running finish."""
         with self._cond:
-            if self._stopping or self.state != RUNNING:
+            if self._stopping or self.state != SweepState.RUNNING:
                 return
             self._paused = True
-            self.state = PAUSED
-        self.store.set_sweep_state(self.id, PAUSED, "paused by the user")
+            self.state = SweepState.PAUSED
+        self.store.set_sweep_state(self.id, SweepState.PAUSED, "paused by the user")
 
     def resume(self) -> None:
         with self._cond:
             if not self._paused or self._stopping:
                 return
             self._paused = False
-            self.state = RUNNING
-            self._cond.notify_all()
-        self.store.set_sweep_state(self.id, RUNNING)
+            self.state = SweepState.RUNNING
+        self.store.set_sweep_state(self.id, SweepState.RUNNING)
+        self._feed()
 
     def stop(self, reason: str = "stopped by the user") -> None:
         """Cancel the running trials (within a batch) and start no more."""
         with self._cond:
             if self._stopping is None:
                 self._stopping = reason
-            signals = list(self._running.values())
+            running = list(self._running)
             self._cond.notify_all()
-        for signal in signals:
-            signal.stop(TrialState.CANCELLED, f"cancelled with its sweep ({reason})")
+        for trial_id in running:
+            self.pool.cancel(trial_id, f"cancelled with its sweep ({reason})")
+
+    def cancel_trial(self, trial_id: int) -> bool:
+        """Cancel one running trial of the sweep (within a batch); the sweep goes on. False: not running."""
+        with self._cond:
+            if trial_id not in self._running:
+                return False
+        return self.pool.cancel(trial_id, "cancelled by the user; the sweep went on")
 
     @property
     def paused(self) -> bool:
@@ -187,75 +199,80 @@ class Sweep:
     @property
     def running_ids(self) -> list[int]:
         with self._cond:
-            return list(self._running)
+            return sorted(self._running)
 
     def progress(self) -> SweepProgress:
         with self._cond:
             done = sum(self._counts.values()) - self._counts["cancelled"]
             eta = None
-            if self._durations and self.state in (RUNNING, PAUSED):
+            if self._durations and self.state.is_active:
                 mean = sum(self._durations) / len(self._durations)
                 eta = (self.spec.planned - done) * mean / max(1, self.spec.parallel)
             best = self.best
             return SweepProgress(self.state, self.spec.planned, done, len(self._running), self._counts["completed"],
                                  self._counts["pruned"], self._counts["failed"], self._counts["cancelled"],
-                                 best[1] if best else None,
-                                 best[0] if best else None, eta)
+                                 best[1] if best else None, best[0] if best else None, eta)
 
-    # --- workers -------------------------------------------------------------------------------
+    # --- feeding the pool ------------------------------------------------------------------------
 
-    def _work(self) -> None:
+    def _feed(self) -> None:
+        """Keep `parallel` trials in the pool while the sweep is running and the sampler has points."""
         while True:
             with self._cond:
-                while self._paused and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
+                if self._paused or self._stopping or self._exhausted or len(self._running) >= self.spec.parallel:
                     return
                 asked = self.search.ask()
                 if asked is None:
+                    self._exhausted = True
+                    self._cond.notify_all()
                     return
-            self._train(asked.number, asked.updates)
-
-    def _train(self, number: int, updates: dict) -> None:
-        try:
-            config = self.base.with_updates({**updates, "name": f"{self.name} #{number + 1}"})
-        except ConfigError as exc:  # a combination the knobs' own rules refuse: no trial to store
-            self.search.tell(number, TrialState.FAILED, None)
+                try:
+                    config = self.base.with_updates({**asked.updates, "name": f"{self.name} #{asked.number + 1}"})
+                except ConfigError as exc:  # a combination the knobs' own rules refuse: no trial to store
+                    self.search.tell(asked.number, TrialState.FAILED, None)
+                    self._refused += 1
+                    refused: tuple[ConfigError, dict] | None = (exc, asked.updates)
+                else:
+                    refused = None
+                    trial_id = self.store.create_trial(config, sweep_id=self.id)
+                    self._running.add(trial_id)
+                    self._number[trial_id] = asked.number
+                    self._updates[trial_id] = asked.updates
+            if refused is not None:
+                if self._on_trial:
+                    self._on_trial(-1, TrialFinished(TrialState.FAILED, f"not run: {refused[0]}", Summary(), 0.0),
+                                   refused[1])
+                continue
+            judge = self._judge if self.spec.pruner != "none" else None
+            self.pool.submit(config, lane=self.lane, trial_id=trial_id, judge=judge, on_done=self._done,
+                             observe=self._observe)
             with self._cond:
-                self._refused += 1
-            if self._on_trial:
-                self._on_trial(-1, TrialFinished(TrialState.FAILED, f"not run: {exc}", Summary(), 0.0), updates)
-            return
-        signal = StopSignal()
+                stopping = self._stopping
+            if stopping:  # stopped between storing the trial and handing it over: stop() could not see it
+                self.pool.cancel(trial_id, f"cancelled with its sweep ({stopping})")
+
+    def _done(self, trial_id: int, finished: TrialFinished, broke: bool) -> None:
+        """From the pool, once a trial of the sweep has ended, however it ended."""
         with self._cond:
-            trial_id = self.store.create_trial(config, sweep_id=self.id)
-            if self._stopping:
-                self.store.mark_finished(trial_id, TrialState.CANCELLED, f"cancelled with its sweep ({self._stopping})")
-                self.search.tell(number, TrialState.CANCELLED, None)
-                return
-            self._running[trial_id] = signal
-            self._number[trial_id] = number
-        judge = self._judge if self.spec.pruner != "none" else None
-        try:
-            finished = self.executor.run(self.store.path, trial_id, config, signal, self._deliver,
-                                         judge=judge, threads=self.threads)
-        except Exception as exc:  # the executor itself broke (not the trial): no point going on
-            reason = f"the executor failed: {type(exc).__name__}: {exc}"
-            self.store.mark_finished(trial_id, TrialState.FAILED, reason)
-            finished = TrialFinished(TrialState.FAILED, reason, Summary(), 0.0)
-            self.stop(reason)
-        with self._cond:
-            self._running.pop(trial_id, None)
+            number = self._number.get(trial_id)
+            updates = self._updates.pop(trial_id, {})
             value = self._best_epoch_value.pop(trial_id, None)
-        self.search.tell(number, finished.state, value)
+        if number is not None:
+            self.search.tell(number, finished.state, value)
         self._count(trial_id, finished.state, finished.seconds, value)
+        if broke:  # the executor itself broke (not the trial): no point going on
+            self.stop(finished.reason)
         if self._on_trial:
             self._on_trial(trial_id, finished, updates)
+        with self._cond:
+            self._running.discard(trial_id)
+            self._cond.notify_all()
+        self._feed()
 
     def _count(self, trial_id: int | None, state: TrialState, seconds: float, value: float | None = None) -> None:
         with self._cond:
             key = ("pruned" if state == TrialState.PRUNED else "completed" if state.has_results
-                   else "cancelled" if state == TrialState.CANCELLED else "failed")
+                   else "cancelled" if state.is_lost else "failed")
             self._counts[key] += 1
             self._durations.append(seconds)
             if trial_id is not None and state.scores and value is not None:
@@ -266,8 +283,8 @@ class Sweep:
     def _better(self, a: float, b: float) -> bool:
         return a < b if self.spec.direction == "minimize" else a > b
 
-    def _deliver(self, trial_id: int, batch: Sequence[Event]) -> None:
-        """Track each trial's best epoch value (the objective), then pass the events on."""
+    def _observe(self, trial_id: int, batch: Sequence[Event]) -> None:
+        """Track each trial's best epoch value (the objective) as its events pass."""
         for event in batch:
             if isinstance(event, EpochEnded):
                 value = epoch_metric(self.spec.metric, event)
@@ -277,8 +294,6 @@ class Sweep:
                     old = self._best_epoch_value.get(trial_id)
                     if old is None or self._better(value, old):
                         self._best_epoch_value[trial_id] = value
-        if self._sink is not None:
-            self._sink(trial_id, batch)
 
     def _judge(self, trial_id: int, event: EpochEnded) -> str | None:
         value = epoch_metric(self.spec.metric, event)
@@ -287,15 +302,15 @@ class Sweep:
             return None
         return self.search.report(number, event.epoch, value)
 
-    def _finish(self) -> str:
+    def _finish(self) -> SweepState:
         with self._cond:
             planned, done = self.spec.planned, sum(self._counts.values()) - self._counts["cancelled"]
             if self._stopping:
-                state, reason = STOPPED, f"{self._stopping} after {done} of {planned} trials"
+                state, reason = SweepState.STOPPED, f"{self._stopping} after {done} of {planned} trials"
                 if self._counts["cancelled"]:
                     reason += f"; {self._counts['cancelled']} cancelled, run again on resume"
             else:
-                state = COMPLETED
+                state = SweepState.COMPLETED
                 ran = done + self._refused >= planned
                 reason = f"all {done} trials ran" if ran else f"the grid was used up after {done} trials"
             if self._refused:
@@ -305,12 +320,3 @@ class Sweep:
         with self._cond:
             self.state = state
         return state
-
-    def cancel_trial(self, trial_id: int) -> bool:
-        """Cancel one running trial of the sweep (within a batch); the sweep goes on. False: not running."""
-        with self._cond:
-            signal = self._running.get(trial_id)
-        if signal is None:
-            return False
-        signal.stop(TrialState.CANCELLED, "cancelled by the user; the sweep went on")
-        return True

@@ -11,9 +11,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any
 
 import polars as pl
 
@@ -112,7 +113,7 @@ def read_export(path: str | Path, fmt: str | None, schema: Mapping[str, pl.DataT
             frame = pl.read_ndjson(source, schema=schema)
         else:
             frame = _read_markdown(source.read_text(encoding="utf-8"), schema)
-        return frame.select(list(schema)).cast(dict(schema))
+        return frame.select(list(schema)).cast(pl.Schema(schema))
     except ExportError:
         raise
     except Exception as exc:
@@ -234,7 +235,7 @@ def _write_parquet(frame: pl.DataFrame, fh: IO[bytes]) -> None:
 
 
 def _write_json(frame: pl.DataFrame, fh: IO[bytes]) -> None:
-    frame.write_json(fh)
+    fh.write(frame.write_json().encode("utf-8"))
 
 
 def _write_ndjson(frame: pl.DataFrame, fh: IO[bytes]) -> None:

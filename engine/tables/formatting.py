@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def fmt_value(value: Any) -> str:

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import polars as pl
 
 from engine.config.groups import iter_fields
-from engine.errors import ConfigError
-from engine.events import TrialState
 from engine.config.knobs import BOOL, FLOAT, INT, INT_LIST, STR_LIST, TABLE, FieldInfo, suggest
+from engine.errors import ConfigError
+from engine.events import INTEGER_SUMMARY_COLUMNS, SUMMARY_COLUMNS
+from engine.states import TrialState
 from engine.store.schema import TrialRecord
 
 _KIND_DTYPES: dict[str, pl.DataType] = {INT: pl.Int64(), FLOAT: pl.Float64(), BOOL: pl.Boolean()}
@@ -30,9 +32,8 @@ def _build_trial_schema() -> pl.Schema:
     cols: list[tuple[str, pl.DataType]] = [
         ("id", pl.Int64()), ("name", pl.Utf8()), ("state", pl.Utf8()), ("task", pl.Utf8())]
     cols += [(f.key, _KIND_DTYPES.get(f.knob.kind, pl.Utf8())) for f in _FIELDS]
-    cols += [("best_epoch", pl.Int64()), ("best_val_loss", pl.Float64()), ("best_val_acc", pl.Float64()),
-             ("test_loss", pl.Float64()), ("test_acc", pl.Float64()), ("epochs_run", pl.Int64()),
-             ("steps", pl.Int64()), ("duration_s", pl.Float64())]
+    cols += [(name, pl.Int64() if name in INTEGER_SUMMARY_COLUMNS else pl.Float64()) for name in SUMMARY_COLUMNS]
+    cols += [("duration_s", pl.Float64())]
     cols += [(name, _TIME) for name in _TIME_COLUMNS]
     cols += [("device", pl.Utf8()), ("reason", pl.Utf8()), ("sweep_id", pl.Int64())]
     return pl.Schema(cols)
@@ -95,8 +96,7 @@ def trial_frame(records: Sequence[TrialRecord]) -> pl.DataFrame:
         data["task"].append(r.task)
         for info in _FIELDS:
             data[info.key].append(_knob_value(r.config, info))
-        for name in ("best_epoch", "best_val_loss", "best_val_acc", "test_loss", "test_acc", "epochs_run",
-                     "steps", "duration_s", "device", "reason", "sweep_id"):
+        for name in (*SUMMARY_COLUMNS, "duration_s", "device", "reason", "sweep_id"):
             data[name].append(getattr(r, name))
         for name in _TIME_COLUMNS:
             data[name].append(_micros(getattr(r, name)))

@@ -5,8 +5,9 @@ such as DataLoaders, and may bring its own model and loss.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 

@@ -83,4 +83,5 @@ def max_length(ids: pl.Series) -> int:
     """Longest list, 0 when there are none."""
     if len(ids) == 0:
         return 0
-    return int(ids.list.len().max() or 0)
+    longest = ids.list.len().max()
+    return int(longest) if isinstance(longest, (int, float)) else 0

@@ -7,7 +7,7 @@ character matrix pads with all-zero columns, so padding needs no row of its own.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import polars as pl
 

@@ -14,23 +14,23 @@ import math
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
-from engine.training.batches import count_batches, iter_batches, to_device
 from engine.config.groups import Config
-from engine.training.device import check_precision, choose_threads, resolve_device
 from engine.errors import TaskError, TunedeckError
-from engine.events import (
-    EpochEnded, Event, StepLoss, StopSignal, Summary, TrialFinished, TrialStarted, TrialState,
-)
+from engine.events import EpochEnded, Event, StepLoss, StopSignal, Summary, TrialFinished, TrialStarted
+from engine.states import TrialState
+from engine.tasks import build_task
+from engine.tasks.base import TaskData, split_sizes
+from engine.training.batches import count_batches, iter_batches, to_device
+from engine.training.device import check_precision, choose_threads, resolve_device
 from engine.training.losses import build_loss, correct_count, l1_penalty, resolve_loss_name
 from engine.training.models import build_model, count_parameters
 from engine.training.optimizers import build_optimizer, build_scheduler, current_lr, step_scheduler
-from engine.tasks import build_task
-from engine.tasks.base import TaskData, split_sizes
 
 STEP_LOGS_PER_EPOCH = 50
 

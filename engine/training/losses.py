@@ -1,7 +1,7 @@
 """Loss functions and accuracy, matched to the task's problem and the config's class weights."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

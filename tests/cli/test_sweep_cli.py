@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import TrialState
+from engine.states import TrialState
 from engine.store import Store
 from tests.cli.clirunner import BIN, Cli
 
@@ -181,8 +181,8 @@ def _running(path: Path) -> bool:
 def test_trial_lines_keep_their_numbers_in_order_when_workers_finish_at_once(
         capsys: pytest.CaptureFixture[str]) -> None:
     """The sweep's worker threads report finished trials at the same moment; the counter must stay with its line."""
-    from tunedeck.cli.cmd_sweep import _Printer
     from engine.events import Summary, TrialFinished
+    from tunedeck.cli.cmd_sweep import _Printer
 
     printer = _Printer()
     printer.planned, printer.keys, printer.width = 400, ["optim.lr"], 3

@@ -1,12 +1,14 @@
 """Shared fixtures for the store, views and export tests: real stores fed with real events."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from engine.config.groups import Config
-from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
+from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted
+from engine.states import TrialState
 from engine.store import Store
 
 RunTrial = Callable[..., int]

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.config.groups import Config
-from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
 from engine.config.presets import load_preset
+from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
 from engine.store import Store
 
 ENV = {"tunedeck": "0.1.0", "torch": "2.13.0", "python": "3.11", "hostname": "box", "device": "cpu", "pid": 1}

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from engine.config.groups import Config, field_info, iter_fields
-from engine.errors import ConfigError
 from engine.config.presets import load_preset, shipped_names
+from engine.errors import ConfigError
 from tui.formvalues import NAME_FIELD, evaluate, form_fields, format_value, parse_value, raw_values
 
 

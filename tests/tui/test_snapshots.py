@@ -9,8 +9,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from engine.execution.executors import ThreadExecutor
 from engine.config.presets import load_preset
+from engine.execution.executors import ThreadExecutor
 from tests.tui.scripted import scripted_store
 from tui.app import TunedeckApp
 
@@ -22,10 +22,10 @@ def cockpit(tmp_path: Path) -> TunedeckApp:
 async def settle(pilot: Pilot) -> None:
     await pilot.pause(0.5)
     app = pilot.app
-    app.table.focus()
-    app.table.move_to_trial(1)
+    app.cockpit.table.focus()
+    app.cockpit.table.move_to_trial(1)
     await pilot.pause(0.3)
-    app.plot.draw_now()
+    app.cockpit.plot.draw_now()
     await pilot.pause(0.2)
 
 

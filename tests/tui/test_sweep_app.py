@@ -9,9 +9,10 @@ from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from engine.events import TrialState
 from engine.execution.executors import ThreadExecutor
-from engine.config.presets import load_sweep
-from engine.sweeps.spec import parse_search
+from engine.execution.pool import TrialPool
 from engine.store import Store
+from engine.sweeps.preset_search import load_sweep
+from engine.sweeps.spec import parse_search
 from engine.sweeps.sweep import Sweep
 from tests.tui.test_app import app_on, drive, until
 from tui.screens.compare import CompareScreen
@@ -62,8 +63,8 @@ def test_a_sweep_from_the_dialog_runs_and_the_importance_view_fills(tmp_path: Pa
         trials = [t for t in store.trials() if t.sweep_id == sweep.id]
         assert len(trials) == 5 and all(t.state.is_finished for t in trials)
         assert {tuple(t.config["model"]["hidden"]) for t in trials} <= {(4,), (16,)}
-        await until(pilot, lambda: app.table.current_view().height == 5, 10)
-        assert app.focused is app.table  # starting a sweep hands the keys to the table, to watch it
+        await until(pilot, lambda: app.cockpit.table.current_view().height == 5, 10)
+        assert app.focused is app.cockpit.table  # starting a sweep hands the keys to the table, to watch it
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, SweepAnalysisScreen), 10)
         bars = app.screen.query_one(ImportanceBars)
@@ -104,7 +105,7 @@ def test_pause_then_stop_a_sweep_from_the_keyboard(tmp_path: Path) -> None:
         await fill_dialog(pilot, trials="6")
         await pilot.press("ctrl+g")
         await until(pilot, lambda: bool(app.sweeps.running_ids), 30)
-        app.table.focus()
+        app.cockpit.table.focus()
         await pilot.press("p")
         await until(pilot, lambda: store.sweeps()[-1].state == "paused", 10)
         await pilot.press("X")
@@ -125,8 +126,8 @@ def test_compare_two_selected_trials(tmp_path: Path) -> None:
 
     async def script(pilot: Pilot) -> None:
         await two_point_grid(pilot, store)
-        await until(pilot, lambda: app.table.current_view().height == 2, 10)
-        app.table.focus()
+        await until(pilot, lambda: app.cockpit.table.current_view().height == 2, 10)
+        app.cockpit.table.focus()
         await pilot.press("v")  # nothing selected: says how
         await pilot.pause(0.1)
         assert not isinstance(app.screen, CompareScreen)
@@ -169,13 +170,13 @@ def test_resume_a_stopped_sweep_from_the_cockpit(tmp_path: Path) -> None:
     base = app.initial
     spec = parse_search({"strategy": "grid", "optim.lr": [0.1, 0.03, 0.01]}, base)
     stopped: list = []
-    sweep = Sweep(store, base, spec, ThreadExecutor(),
+    sweep = Sweep(store, base, spec, TrialPool(store, ThreadExecutor(), parallel=0),
                   on_trial=lambda *_: stopped[0].stop("stopped last week"))  # stops after its first trial
     stopped.append(sweep)
     assert sweep.run() == "stopped"
 
     async def script(pilot: Pilot) -> None:
-        app.table.focus()
+        app.cockpit.table.focus()
         await pilot.press("R")
         await until(pilot, lambda: store.sweep(sweep.id).state == "completed", 60)
         lrs = sorted(t.config["optim"]["lr"] for t in store.trials(sweep_id=sweep.id))

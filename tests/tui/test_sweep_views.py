@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Awaitable, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -23,14 +23,23 @@ from textual.widget import Widget
 from engine.config.groups import Config
 from engine.events import EpochEnded, Summary, TrialFinished, TrialStarted, TrialState
 from engine.execution.executors import ThreadExecutor
-from engine.sweeps.spec import parse_search
+from engine.execution.pool import TrialPool
 from engine.store import Store
-from engine.sweeps.sweep import Sweep
 from engine.sweeps.results import SweepResults, TrialPoint, load_results
+from engine.sweeps.spec import parse_search
+from engine.sweeps.sweep import Sweep
 from tests.tui.scripted import ENV
 from tests.tui.test_app import until
 from tui.plotting.scatter import (
-    GRID_MIN_HEIGHT, GRID_MIN_WIDTH, NO_TRIALS, build_grid, build_scatter, grid_layout, knob_points, thin)
+    GRID_MIN_HEIGHT,
+    GRID_MIN_WIDTH,
+    NO_TRIALS,
+    build_grid,
+    build_scatter,
+    grid_layout,
+    knob_points,
+    thin,
+)
 from tui.screens.compare import NO_DIFFERENCE, NOT_USED, CompareScreen, differing_knobs
 from tui.screens.sweep_analysis import SweepAnalysisScreen, importance_note, knob_order, progress_text
 from tui.widgets.importance_bars import ImportanceBars, bar, bar_rows, ordered_shares, short_key
@@ -105,7 +114,7 @@ def add_trial(store: Store, updates: dict, losses: list[float], state: TrialStat
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, int]]:
     """A real sweep of four tiny trials, trained once for the module."""
     with Store(tmp_path_factory.mktemp("sweep") / "trials.db") as store:
-        sweep = Sweep(store, BASE, parse_search(SEARCH, BASE), ThreadExecutor())
+        sweep = Sweep(store, BASE, parse_search(SEARCH, BASE), TrialPool(store, ThreadExecutor(), parallel=0))
         sweep.run()
         yield store, sweep.id
 

@@ -10,8 +10,18 @@ from hypothesis import strategies as st
 
 from engine.tables.frames import TRIAL_SCHEMA
 from tui.tablemodel import (
-    ELLIPSIS, cell_width, choose_columns, fit, format_duration, format_float, format_value, header_labels,
-    layout_columns, next_filter, next_sort, states_present,
+    ELLIPSIS,
+    cell_width,
+    choose_columns,
+    fit,
+    format_duration,
+    format_float,
+    format_value,
+    header_labels,
+    layout_columns,
+    next_filter,
+    next_sort,
+    states_present,
 )
 
 

@@ -9,8 +9,8 @@ is drawn as log10 of the values on a linear axis, labelled with the values thems
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import plotext

@@ -15,16 +15,16 @@ these plots, a benchmark can call the same functions.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import plotext
 
-from engine.sweeps.spec import Choice, Range, label
 from engine.sweeps.results import SweepResults
-from tui.plotting.chart import (
-    MIN_HEIGHT, MIN_WIDTH, Chart, new_figure, padded, plot_color, truncate, x_ticks, y_ticks)
+from engine.sweeps.spec import Choice, Range, label
+from tui.plotting.chart import MIN_HEIGHT, MIN_WIDTH, Chart, new_figure, padded, plot_color, truncate, x_ticks, y_ticks
 
 POINT_COLOR = "33"
 BEST_COLOR = "208"

@@ -8,8 +8,9 @@ the colours and labels ("#3 train", "#3 val") are the ones the user already know
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -20,14 +21,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.config.groups import Config
-from engine.tables.formatting import fmt_duration, fmt_value
-from engine.sweeps.spec import label
 from engine.store import Store
 from engine.store.schema import TrialRecord
+from engine.sweeps.spec import label
+from engine.tables.formatting import fmt_duration, fmt_value
 from tui.live import LiveTrials
 from tui.plotdata import PlotData
 from tui.plotting.series import Series
-from tui.screens.detail import STATE_STYLES
+from tui.theme import trial_style
 from tui.widgets.loss_plot import LossPlot
 
 NOT_USED = "not used"
@@ -262,7 +263,7 @@ class CompareScreen(ModalScreen[None]):
     def _summary_table(self) -> Table | Text:
         if not self.summary:
             return Text("")
-        styles = {0: tuple(STATE_STYLES.get(cell, "") for cell in self.summary[0][1:])}
+        styles = {0: tuple(trial_style(cell) for cell in self.summary[0][1:])}
         return _table(self.summary, self._widths(), self._headers(), styles)  # type: ignore[arg-type]
 
     def _knobs_table(self) -> Table | Text:

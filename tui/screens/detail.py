@@ -7,18 +7,19 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from engine.tables.formatting import fmt_duration, fmt_value
 from engine.config.groups import applicable_view
 from engine.config.presets import dict_to_toml
 from engine.store import Store
 from engine.store.schema import TrialRecord
+from engine.tables.formatting import fmt_duration, fmt_value
+from tui.theme import trial_style
 
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
-STATE_STYLES = {"completed": "green", "early_stopped": "cyan", "running": "yellow", "failed": "red",
-                "diverged": "red", "cancelled": "dark_orange", "interrupted": "dark_orange", "pruned": "magenta"}
 
 
-class DetailScreen(ModalScreen[None]):
+class DetailScreen(ModalScreen[int | None]):
+    """Dismissed with the trial's id when the user asks to clone it (c), else with None."""
+
     BINDINGS = [Binding("escape,q", "dismiss", "Close"), Binding("c", "clone", "Clone into form")]
 
     def __init__(self, store: Store, trial_id: int) -> None:
@@ -28,7 +29,7 @@ class DetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         r = self.record
-        style = STATE_STYLES.get(r.state.value, "")
+        style = trial_style(r.state)
         with VerticalScroll(classes="dialog detail"):
             yield Static(f"[b]trial {r.id}: {r.name}[/b]  [{style}]{r.state.value}[/]  task [b]{r.task}[/b]"
                          f"   (Escape closes, c clones)", classes="dialog-title")
@@ -64,8 +65,7 @@ class DetailScreen(ModalScreen[None]):
         return note + dict_to_toml(shown)
 
     def action_clone(self) -> None:
-        self.dismiss(None)
-        self.app.call_later(self.app.clone_trial, self.record.id)  # type: ignore[attr-defined]
+        self.dismiss(self.record.id)  # whoever opened the view loads it into its form
 
 
 def _escape(text: str) -> str:

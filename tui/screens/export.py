@@ -8,8 +8,8 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Select
 
 from engine.errors import TunedeckError
-from engine.tables.export import export_frame, format_for
 from engine.store import Store
+from engine.tables.export import export_frame, format_for
 from engine.tables.frames import history_frame
 from tui.screens.write_dialog import WriteDialog
 

@@ -19,19 +19,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from engine.events import TrialState
-from engine.tables.formatting import fmt_value
-from engine.sweeps.spec import label
+from engine.states import SweepState, TrialState
 from engine.store import Store
 from engine.store.sweeps import SweepRecord
 from engine.sweeps.results import SweepResults, importance, load_results
+from engine.sweeps.spec import label
+from engine.tables.formatting import fmt_value
 from tui.plotting.scatter import PointsCache, points_cache
+from tui.theme import sweep_style
 from tui.widgets.importance_bars import ImportanceBars
 from tui.widgets.param_scatter import ParamScatter
 
 WORKER_GROUP = "sweep-analysis"
-STATE_STYLES = {"running": "yellow", "paused": "dark_orange", "completed": "green", "stopped": "dark_orange",
-                "interrupted": "red"}
 KEYS_HINT = "←/→ or [ ] knob   g all knobs   l log y   Escape or q closes"
 NEEDS = "importance needs two completed trials that differ"
 
@@ -80,7 +79,7 @@ def importance_note(results: SweepResults, scores: dict[str, float]) -> str:
     if scores:
         return f"each knob's share of {results.spec.metric}'s variation over {scored} completed trials"
     if scored == 0:
-        ended = sum(n for state, n in results.record.counts.items() if state not in ("queued", "running"))
+        ended = sum(n for state, n in results.record.counts.items() if TrialState(state).is_finished)
         if ended == 0:
             return f"no trial has finished yet: {NEEDS}"
         return f"none of the {ended} finished trials completed with a {results.spec.metric}: {NEEDS}"
@@ -263,11 +262,11 @@ class SweepAnalysisScreen(ModalScreen[None]):
         if record is None:
             return
         try:
-            style = STATE_STYLES.get(record.state, "")
+            style = sweep_style(record.state)
             strategy = self.results.spec.strategy if self.results is not None else record.spec.get("strategy", "?")
             reason = f" ({_escape(record.reason)})" if record.reason else ""
             title = (f"[b]sweep {record.id}: {_escape(record.name)}[/b]  {_escape(str(strategy))}  "
-                     f"[{style}]{_escape(record.state)}[/]{reason}")
+                     f"[{style}]{_escape(SweepState(record.state).value)}[/]{reason}")
             self.progress = progress_text(record)
             best = best_text(self.results) if self.results is not None else ""
         except Exception as error:  # a record from another version with odd fields
@@ -322,7 +321,7 @@ class SweepAnalysisScreen(ModalScreen[None]):
 
 
 def _done(record: SweepRecord) -> int:
-    return sum(n for state, n in record.counts.items() if state not in ("queued", "running"))
+    return sum(n for state, n in record.counts.items() if TrialState(state).is_finished)
 
 
 def _escape(text: str) -> str:

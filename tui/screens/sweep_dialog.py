@@ -6,7 +6,6 @@ the first broken rule in the dialog; the dialog dismisses with a checked SearchS
 """
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from textual.app import ComposeResult
@@ -16,14 +15,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, TextArea
 
 from engine.config.groups import Config
+from engine.config.toml_io import tomllib
 from engine.errors import ConfigError
-from engine.config.presets import search_space_toml
+from engine.sweeps.preset_search import search_space_toml
 from engine.sweeps.spec import DIRECTIONS, METRICS, PRUNERS, STRATEGIES, SearchSpec, parse_search
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 NUMBER_FIELDS = ("trials", "parallel", "seed")
 CHOICE_FIELDS = {"strategy": STRATEGIES, "pruner": PRUNERS, "metric": tuple(METRICS), "direction": DIRECTIONS}

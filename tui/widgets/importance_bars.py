@@ -8,7 +8,8 @@ of the total, so the column of percentages sums to 100.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static

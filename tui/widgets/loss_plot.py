@@ -8,7 +8,7 @@ the plot always fits its box.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual.reactive import reactive
 from textual.widget import Widget

@@ -4,7 +4,7 @@ The widget; the plots themselves are built by `tui.plotting.scatter`, which says
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from textual.reactive import reactive
 from textual.widgets import Static

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from tunedeck.cli.storeopen import open_store
 from engine.tables.export import export_frame, format_for
 from engine.tables.frames import history_frame, select_trials, trial_frame
+from tunedeck.cli.storeopen import open_store
 
 
 def execute(args: argparse.Namespace) -> int:

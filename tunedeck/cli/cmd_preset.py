@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.tables.formatting import render_table
 from engine.config.presets import find_preset, load_preset, shipped_dir, shipped_names, to_toml
+from engine.tables.formatting import render_table
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -5,14 +5,15 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Callable
 
+from engine.config.presets import load_preset
+from engine.errors import TunedeckError
+from engine.events import EpochEnded, TrialFinished, TrialStarted
+from engine.states import TrialState
 from engine.tables.formatting import fmt_duration, fmt_value
 from tunedeck.cli.storeopen import open_store
-from engine.errors import TunedeckError
-from engine.events import EpochEnded, TrialFinished, TrialStarted, TrialState
-from engine.config.presets import load_preset
 
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130

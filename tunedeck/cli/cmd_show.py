@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from engine.tables.formatting import fmt_duration, fmt_value, render_table
-from tunedeck.cli.storeopen import open_store
 from engine.config.groups import applicable_view
 from engine.config.presets import dict_to_toml
+from engine.tables.formatting import fmt_duration, fmt_value, render_table
+from tunedeck.cli.storeopen import open_store
 
 EPOCH_COLUMNS = ["epoch", "step", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds"]
 

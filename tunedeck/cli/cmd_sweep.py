@@ -9,18 +9,19 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Callable
+from typing import Any
 
-from tunedeck.cli.storeopen import open_store
-from engine.events import TrialFinished, TrialState
-from engine.tables.formatting import fmt_duration, fmt_value, render_table
-from engine.config.presets import load_sweep
 from engine.errors import ConfigError
+from engine.events import TrialFinished
 from engine.execution.placement import ROUND_ROBIN
-from engine.sweeps.spec import label
+from engine.states import SweepState, TrialState
+from engine.sweeps.preset_search import load_sweep
 from engine.sweeps.results import config_value
-from engine.store.sweeps import COMPLETED
+from engine.sweeps.spec import label
+from engine.tables.formatting import fmt_duration, fmt_value, render_table
+from tunedeck.cli.storeopen import open_store
 
 EXIT_FAILED = 1
 EXIT_STOPPED = 130
@@ -29,7 +30,8 @@ EXIT_STOPPED = 130
 def execute(args: argparse.Namespace) -> int:
     if (args.preset is None) == (args.resume is None):
         raise ConfigError("give a PRESET to start a sweep, or --resume ID to go on with a stopped one", key="sweep")
-    from engine.execution.placement import Placement, threads_per_trial
+    from engine.execution.placement import Placement
+    from engine.execution.pool import TrialPool
     from engine.sweeps.sweep import Sweep
 
     if args.resume is not None:
@@ -41,22 +43,21 @@ def execute(args: argparse.Namespace) -> int:
         store = open_store(args.store, create=False)
         stored = store.sweep(args.resume).spec
         placement = stored.get("placement", ROUND_ROBIN)
-        parallel = args.parallel if args.parallel is not None else stored.get("parallel", 1)
     else:
         settings = {k: v for k, v in (("trials", args.trials), ("parallel", args.parallel),
                                       ("strategy", args.strategy), ("seed", args.seed)) if v is not None}
         base, spec = load_sweep(args.preset, args.overrides, settings)
         store = open_store(args.store)
-        placement, parallel = spec.placement, spec.parallel
+        placement = spec.placement
     executor = _executor(args.executor, store.path, Placement.detect(placement))
+    pool = TrialPool(store, executor, parallel=0)  # the sweep opens a lane of `parallel` trials itself
     printer = _Printer()
     try:
         with store:
             if args.resume is not None:
-                sweep = Sweep.resumed(store, args.resume, executor, parallel=args.parallel, on_trial=printer.trial,
-                                      threads=threads_per_trial(parallel))
+                sweep = Sweep.resumed(store, args.resume, pool, parallel=args.parallel, on_trial=printer.trial)
             else:
-                sweep = Sweep(store, base, spec, executor, on_trial=printer.trial, threads=threads_per_trial(parallel))
+                sweep = Sweep(store, base, spec, pool, on_trial=printer.trial)
             spec = sweep.spec
             printer.start(sweep)
             verb = "resumed" if args.resume is not None else "started"
@@ -71,12 +72,12 @@ def execute(args: argparse.Namespace) -> int:
             record = store.sweep(sweep.id)
             print(_top_table(store, sweep, args.top))
             print(f"sweep {sweep.id} {record.state}: {record.reason}")
-            if record.state != COMPLETED:
+            if record.state != SweepState.COMPLETED:
                 print(f"go on with it: tunedeck sweep --resume {sweep.id}" +
                       (f" --store {args.store}" if args.store else ""))
     finally:
-        executor.shutdown()
-    if state != COMPLETED:
+        pool.shutdown("stopped with tunedeck sweep", wait=0)  # a second Ctrl+C stops waiting
+    if state != SweepState.COMPLETED:
         return EXIT_STOPPED
     return 0 if printer.ok or sweep.values else EXIT_FAILED
 

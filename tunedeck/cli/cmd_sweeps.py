@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 
-from tunedeck.cli.storeopen import open_store
 from engine.errors import StoreError
-from engine.events import TrialState
-from engine.tables.formatting import render_table
+from engine.states import TrialState
 from engine.sweeps.results import load_results
+from engine.tables.formatting import render_table
+from tunedeck.cli.storeopen import open_store
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import argparse
 
-from engine.tables.formatting import render_table
-from tunedeck.cli.storeopen import open_store
-from engine.errors import ConfigError
 from engine.config.knobs import suggest
+from engine.errors import ConfigError
+from engine.events import SUMMARY_COLUMNS
+from engine.tables.formatting import render_table
 from engine.tables.frames import select_trials, trial_frame, varying_columns
+from tunedeck.cli.storeopen import open_store
 
 LEAD = ["id", "name", "state", "task"]
-METRICS = ["best_epoch", "best_val_loss", "best_val_acc", "test_loss", "test_acc", "epochs_run", "duration_s"]
+METRICS = [*(name for name in SUMMARY_COLUMNS if name != "steps"), "duration_s"]
 
 
 def execute(args: argparse.Namespace) -> int:

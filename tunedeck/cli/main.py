@@ -8,15 +8,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-COMMANDS = ("run", "sweep", "sweeps", "trials", "show", "export", "preset")
+DEFAULT_COMMAND = "cockpit"
+DEFAULT_PRESET = "toy2d-mlp"
 EXIT_USER_ERROR = 2
 
 DESCRIPTION = """\
 tunedeck: tune PyTorch models from the terminal.
 
-  tunedeck [PRESET]          open the TUI on a preset (default: toy2d-mlp)
+  tunedeck [PRESET]          open the cockpit on a preset (default: toy2d-mlp); also `tunedeck cockpit`
   tunedeck run PRESET        train one trial headless, one line per epoch
   tunedeck sweep PRESET      run the preset's [search] (grid, random, tpe), N trials at once
   tunedeck sweep --resume ID go on with a stopped or interrupted sweep
@@ -46,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    cockpit = sub.add_parser(DEFAULT_COMMAND, help="open the cockpit (the default: `tunedeck [PRESET]`)", description=(
+        "Open the tunedeck cockpit: edit knobs in a form, train (ctrl+r), watch the curves, sort and "
+        "export the trial table. Press ? inside for every key. `tunedeck [PRESET] [options]` with no "
+        "command word does the same."))
+    cockpit.add_argument("preset", nargs="?", default=DEFAULT_PRESET, metavar="PRESET",
+                         help=f"preset to load into the form (default {DEFAULT_PRESET})")
+    _set_arg(cockpit)
+    _store_arg(cockpit)
+    cockpit.add_argument("--executor", choices=("process", "thread"), default="process",
+                         help="process (default): train in a warm child process at full speed; "
+                              "thread: in this process (no start-up cost, slower beside the UI)")
+    cockpit.add_argument("--parallel", type=_at_least_one, default=1, metavar="N",
+                         help="trials trained at once (default 1; + and - change it in the app)")
 
     run = sub.add_parser("run", help="train one trial headless", description=(
         "Train one trial and record it in the store. Prints one line per epoch and then the trial's "
@@ -124,12 +139,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def with_default_command(args: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`tunedeck`, `tunedeck PRESET`, `tunedeck --store x.db`: the cockpit command; a command word: itself.
+
+    Which options take a value is read from the cockpit command's own arguments, so that `--store
+    run` names a store file rather than the `run` command.
+    """
+    if args and args[0] in ("-h", "--help", "--version"):
+        return args
+    commands = _subcommands(parser)
+    takes_value = {option for action in commands[DEFAULT_COMMAND]._actions if action.nargs != 0
+                   for option in action.option_strings}
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return args if arg in commands else [DEFAULT_COMMAND, *args]
+    return [DEFAULT_COMMAND, *args]
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if _wants_tui(args_list):
-        return _open_tui(args_list)
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args = parser.parse_args(with_default_command(list(sys.argv[1:] if argv is None else argv), parser))
     if args.version:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -155,30 +206,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `tunedeck trials | head`
         sys.stderr.close()
         return 0
-
-
-TUI_OPTIONS_WITH_VALUE = ("--store", "--set", "--executor", "--parallel")
-
-
-def _wants_tui(args: list[str]) -> bool:
-    """`tunedeck`, `tunedeck PRESET`, `tunedeck --store x.db`: the cockpit; a command word: headless."""
-    if args and args[0] in ("-h", "--help", "--version"):
-        return False
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in TUI_OPTIONS_WITH_VALUE:
-            skip = True
-        elif not arg.startswith("-"):
-            return arg not in COMMANDS
-    return True
-
-
-def _open_tui(args: list[str]) -> int:
-    from tunedeck.cli.cockpit import main as tui_main
-
-    return tui_main(args)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 import torch
 
-from engine.training import device as engine_device
 from engine.config.groups import Config
 from engine.errors import ConfigError, TaskError
-from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
+from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted
+from engine.states import TrialState
 from engine.tasks.base import Split, TaskData
+from engine.training import device as engine_device
 from engine.training.loop import STEP_LOGS_PER_EPOCH, prepare, train
 
-PLUGINS = Path(__file__).parent / "plugins"
+PLUGINS = Path(__file__).parents[1] / "plugins"
 
 
 def cfg(**dotted: Any) -> Config:

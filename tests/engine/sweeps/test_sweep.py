@@ -1,48 +1,28 @@
 """Sweeps training for real on tiny toy2d models: grid coverage, seeded sampling, pruning, failures,
-stop/pause/resume, parallel trials in child processes, the thread cap, and the results read back."""
+stop/pause/resume and Ctrl+C. Child processes and the thread cap are in test_sweep_processes, the results
+and the sweep's stored record in test_sweep_results."""
 from __future__ import annotations
 
 import _thread
 import dataclasses
 import itertools
 import math
-import os
 import re
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
-from engine.config.groups import Config
-from engine.errors import StoreError
-from engine.events import TrialFinished, TrialState
+from engine.events import TrialFinished
 from engine.execution.executors import ThreadExecutor
-from engine.execution.placement import Gpu, Placement
-from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+from engine.execution.pool import TrialPool
+from engine.states import TrialState
+from engine.store import Store
 from engine.sweeps.sampler import Search
 from engine.sweeps.spec import SearchSpec, parse_search
-from engine.store import Store
 from engine.sweeps.sweep import Sweep
-from engine.sweeps.results import importance, load_results
-
-PLUGINS = Path(__file__).parent / "plugins"
-WAIT = 60.0  # generous deadline for anything awaited; never reached unless something is broken
-
-
-def toy(**updates: Any) -> Config:
-    base = {"task": {"name": "toy2d", "n_samples": 300}, "model": {"hidden": [8]},
-            "optim": {"max_epochs": 4}, "run": {"device": "cpu"}}
-    return Config.from_dict(base).with_updates(updates)
-
-
-def spec_for(base: Config, **table: Any) -> SearchSpec:
-    return parse_search(table, base)
+from tests.engine.sweeps.helpers import PLUGINS, WAIT, spec_for, sweep_trials, toy, wait_until
 
 
 def order(spec: SearchSpec, value: Callable[[dict], float] = lambda u: 1.0) -> list[dict]:
@@ -64,33 +44,6 @@ def seed_where(spec: SearchSpec, wanted: Callable[[list[dict]], bool]) -> Search
     raise AssertionError("no seed gives the wanted order")
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.02)
-
-
-def sweep_trials(store: Store, sweep_id: int) -> list:
-    return [t for t in store.trials() if t.sweep_id == sweep_id]
-
-
-@pytest.fixture(scope="module")
-def processes() -> Iterator[ProcessExecutor]:
-    """Two warm trainer children shared by this module's process tests.
-
-    The GPUs are fake (this machine may have none): the children only get CUDA_VISIBLE_DEVICES 0 and 1,
-    and the trials run on the CPU as their configs say.
-    """
-    prepare_multiprocessing()
-    executor = ProcessExecutor(placement=Placement([Gpu(0), Gpu(1)]))  # fake GPUs: each child pinned to one
-    try:
-        executor.prewarm(2, wait=120)
-        yield executor
-    finally:
-        executor.shutdown()
-
-
 # --- grid ----------------------------------------------------------------------------------------------
 
 def test_a_grid_visits_every_point_exactly_once_and_ends_when_used_up(store: Store) -> None:
@@ -99,7 +52,7 @@ def test_a_grid_visits_every_point_exactly_once_and_ends_when_used_up(store: Sto
         "optim.lr": [0.01, 0.05], "model.hidden": [[8], [4, 4]], "optim.batch_size": {"low": 32, "high": 64,
                                                                                       "step": 32}})
     assert spec.grid_size == 8 and spec.planned == 8
-    sweep = Sweep(store, base, spec, ThreadExecutor())
+    sweep = Sweep(store, base, spec, TrialPool(store, ThreadExecutor(), parallel=0))
     assert sweep.run() == "completed"
     trials = sweep_trials(store, sweep.id)
     seen = [(t.config["optim"]["lr"], tuple(t.config["model"]["hidden"]), t.config["optim"]["batch_size"])
@@ -116,7 +69,7 @@ def test_a_grid_with_fewer_trials_than_points_stops_at_that_count(store: Store) 
     base = toy(**{"optim.max_epochs": 2})
     spec = spec_for(base, strategy="grid", trials=3, **{"optim.lr": [0.01, 0.02, 0.05], "reg.dropout": [0.0, 0.1]})
     assert spec.grid_size == 6 and spec.planned == 3
-    sweep = Sweep(store, base, spec, ThreadExecutor())
+    sweep = Sweep(store, base, spec, TrialPool(store, ThreadExecutor(), parallel=0))
     assert sweep.run() == "completed"
     trials = sweep_trials(store, sweep.id)
     points = {(t.config["optim"]["lr"], t.config["reg"]["dropout"]) for t in trials}
@@ -164,7 +117,7 @@ def test_the_median_pruner_prunes_a_hopeless_trial_and_stores_why(store: Store) 
     spec = spec_for(base, strategy="grid", pruner="median", startup_trials=2, warmup_epochs=0,
                     **{"optim.lr": [0.05, 0.03, 1e-6]})
     spec = seed_where(spec, lambda asked: asked[-1]["optim.lr"] == 1e-6)  # judged against two finished trials
-    sweep = Sweep(store, base, spec, ThreadExecutor())
+    sweep = Sweep(store, base, spec, TrialPool(store, ThreadExecutor(), parallel=0))
     assert sweep.run() == "completed"
     by_lr = {t.config["optim"]["lr"]: t for t in sweep_trials(store, sweep.id)}
     hopeless = by_lr[1e-6]
@@ -188,7 +141,7 @@ def test_a_trial_that_raises_fails_alone_and_the_sweep_goes_on(store: Store, mon
     spec = spec_for(base, strategy="grid", **{"optim.lr": [0.01, 0.02, 0.03]})
     spec = seed_where(spec, lambda asked: asked[0]["optim.lr"] == 0.02)  # the bad one first: the rest follow it
     finished: list[TrialFinished] = []
-    sweep = Sweep(store, base, spec, ThreadExecutor(), on_trial=lambda tid, f, u: finished.append(f))
+    sweep = Sweep(store, base, spec, TrialPool(store, ThreadExecutor(), parallel=0), on_trial=lambda tid, f, u: finished.append(f))
     assert sweep.run() == "completed"
     by_lr = {t.config["optim"]["lr"]: t for t in sweep_trials(store, sweep.id)}
     assert by_lr[0.02].state is TrialState.FAILED
@@ -206,7 +159,7 @@ def test_stop_cancels_the_running_trials_and_records_the_sweep_stopped(store: St
     base = toy(**{"optim.max_epochs": 100_000})  # trials that only a stop ends
     spec = spec_for(base, strategy="random", trials=6, parallel=2, seed=0,
                     **{"optim.lr": {"low": 1e-3, "high": 1e-1, "log": True}})
-    sweep = Sweep(store, base, spec, ThreadExecutor())
+    sweep = Sweep(store, base, spec, TrialPool(store, ThreadExecutor(), parallel=0))
     thread = sweep.start()
     try:
         wait_until(lambda: len(sweep_trials(store, sweep.id)) == 2
@@ -238,7 +191,7 @@ def test_pause_starts_nothing_new_and_resume_finishes_the_sweep(store: Store) ->
         if len(store.trials()) == 1:
             holder[0].pause()
 
-    sweep = Sweep(store, base, spec, ThreadExecutor(), on_trial=pause_after_the_first)
+    sweep = Sweep(store, base, spec, TrialPool(store, ThreadExecutor(), parallel=0), on_trial=pause_after_the_first)
     holder.append(sweep)
     thread = sweep.start()
     try:
@@ -261,7 +214,7 @@ def test_pause_starts_nothing_new_and_resume_finishes_the_sweep(store: Store) ->
 def test_a_paused_sweep_can_be_stopped_without_running_anything(store: Store) -> None:
     base = toy()
     sweep = Sweep(store, base, spec_for(base, strategy="random", trials=2, **{"optim.lr": [0.1, 0.01]}),
-                  ThreadExecutor())
+                  TrialPool(store, ThreadExecutor(), parallel=0))
     sweep.pause()
     thread = sweep.start()
     sweep.stop("changed my mind")
@@ -269,126 +222,6 @@ def test_a_paused_sweep_can_be_stopped_without_running_anything(store: Store) ->
     assert not thread.is_alive() and store.count() == 0
     record = store.sweep(sweep.id)
     assert record.state == "stopped" and record.reason == "changed my mind after 0 of 2 trials"
-
-
-# --- names, results, importance ------------------------------------------------------------------------
-
-def test_results_and_importance_after_a_small_random_sweep(store: Store) -> None:
-    base = toy(**{"optim.max_epochs": 4})
-    spec = spec_for(base, strategy="random", trials=6, seed=3, **{
-        "optim.lr": {"low": 1e-4, "high": 0.3, "log": True}, "model.hidden": [[8], [4]]})
-    sweep = Sweep(store, base, spec, ThreadExecutor())
-    assert sweep.run() == "completed"
-    assert sweep.name == "toy2d-random" and sweep.spec.seed == 3
-    trials = sweep_trials(store, sweep.id)
-    assert len(trials) == 6 and store.count() == 6
-    assert sorted(t.name for t in trials) == sorted(f"toy2d-random #{n}" for n in range(1, 7))
-
-    results = load_results(store, sweep.id)
-    assert results.record.id == sweep.id and results.spec.keys() == ["optim.lr", "model.hidden"]
-    assert len(results.points) == 6 and len(results.scored) == 6
-    for point in results.points:
-        stored = store.trial(point.trial_id).config
-        assert point.values == {"optim.lr": stored["optim"]["lr"], "model.hidden": tuple(stored["model"]["hidden"])}
-    assert {p.trial_id: p.objective for p in results.scored} == pytest.approx(sweep.values)
-    assert sweep.best is not None and results.best is not None
-    assert results.best.trial_id == sweep.best[0] and results.best.objective == pytest.approx(sweep.best[1])
-    assert results.best.objective == min(sweep.values.values())
-
-    xs, ys, labels, log = results.axis("optim.lr")
-    assert len(xs) == len(ys) == 6 and labels is None and log
-    _, _, labels, log = results.axis("model.hidden")
-    assert labels == ["[8]", "[4]"] and not log
-
-    scores = importance(results)
-    assert scores and set(scores) <= {"optim.lr", "model.hidden"}
-    assert all(v >= 0 for v in scores.values()) and sum(scores.values()) == pytest.approx(1.0, abs=1e-6)
-
-
-def test_importance_is_empty_before_two_trials_completed(store: Store) -> None:
-    base = toy(**{"optim.max_epochs": 2})
-    sweep = Sweep(store, base, spec_for(base, strategy="grid", trials=1, **{"optim.lr": [0.1, 0.01]}),
-                  ThreadExecutor())
-    sweep.run()
-    assert importance(load_results(store, sweep.id)) == {}
-
-
-# --- child processes -----------------------------------------------------------------------------------
-
-def test_parallel_two_really_trains_two_trials_at_once(store: Store, processes: ProcessExecutor,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(PLUGINS)  # the children import the plugin from the parent's working directory
-    base = toy(**{"task.name": "tunedeck_test_sweep:reports_its_gpu", "task.n_samples": 2000,
-                  "optim.max_epochs": 25, "early_stop.patience": 0})
-    spec = spec_for(base, strategy="grid", parallel=2, **{"optim.lr": [0.01, 0.03]})
-    sweep = Sweep(store, base, spec, processes, threads=1)
-    assert sweep.run() == "completed"
-    a, b = sweep_trials(store, sweep.id)
-    assert a.state is TrialState.COMPLETED and b.state is TrialState.COMPLETED
-    assert a.epochs_run == b.epochs_run == 25
-    assert a.env["pid"] != b.env["pid"] and os.getpid() not in (a.env["pid"], b.env["pid"])
-    assert a.started_at < b.finished_at and b.started_at < a.finished_at  # the running intervals intersect
-    assert store.sweep(sweep.id).counts == {"completed": 2}
-    # each trainer saw the (fake) GPU its child was pinned to, and the two children had different ones
-    seen = {t.run_info["info"]["pid"]: t.run_info["info"]["CUDA_VISIBLE_DEVICES"] for t in (a, b)}
-    assert sorted(seen.values()) == ["0", "1"]
-    assert seen == {pid: str(processes.pinned[pid]) for pid in seen}
-    assert set(seen) == {a.env["pid"], b.env["pid"]}
-
-
-def test_the_sweeps_thread_cap_reaches_the_trainer_process(store: Store, processes: ProcessExecutor) -> None:
-    base = toy(**{"run.threads": 2, "optim.max_epochs": 2})
-    spec = spec_for(base, strategy="grid", **{"optim.lr": [0.01]})
-    capped = Sweep(store, base, spec, processes, threads=1)
-    assert capped.run() == "completed"
-    uncapped = Sweep(store, base, spec, processes)  # the same warm child, no cap this time
-    assert uncapped.run() == "completed"
-    (first,), (second,) = sweep_trials(store, capped.id), sweep_trials(store, uncapped.id)
-    assert first.env["pid"] != os.getpid() and second.env["pid"] != os.getpid()
-    assert first.run_info["threads"] == 1  # run.threads = 2 asked for more; TUNEDECK_MAX_THREADS=1 won
-    assert second.run_info["threads"] == 2  # and the cap does not outlive the trial it was set for
-
-
-# --- the sweep's own record ----------------------------------------------------------------------------
-
-def test_sweep_records_their_state_counts_and_a_dead_supervisor(store: Store, run_trial: Any) -> None:
-    spec, base = {"strategy": "random", "optim.lr": [0.1]}, toy().to_dict()
-    mine = store.create_sweep("mine", spec, base, 3)
-    orphan = store.create_sweep("orphan", spec, base, 2)
-    alive = store.create_sweep("alive", spec, base, 2)  # supervised by this very process
-    run_trial(store, {"optim": {"lr": 0.1}}, sweep_id=mine)
-    run_trial(store, {"optim": {"lr": 0.1}}, sweep_id=mine, state=TrialState.PRUNED)
-    run_trial(store, sweep_id=mine, start=False)
-    record = store.sweep(mine)
-    assert (record.name, record.state, record.reason, record.planned) == ("mine", "running", None, 3)
-    assert record.spec == spec and record.base == base and record.finished_at is None
-    assert record.counts == {"completed": 1, "pruned": 1, "queued": 1} and record.done == 2
-    assert record.count(TrialState.QUEUED, TrialState.RUNNING) == 1
-    store.set_sweep_state(mine, "paused", "paused by the user")
-    assert (store.sweep(mine).state, store.sweep(mine).finished_at) == ("paused", None)
-    store.set_sweep_state(mine, "completed", "all 3 trials ran")
-    assert store.sweep(mine).finished_at is not None
-    with pytest.raises(ValueError, match="unknown sweep state"):
-        store.set_sweep_state(mine, "done")
-    with pytest.raises(StoreError, match="no sweep with id 99"):
-        store.sweep(99)
-    with pytest.raises(StoreError, match="no sweep with id 99"):
-        store.set_sweep_state(99, "stopped")
-    assert [s.name for s in store.sweeps()] == ["mine", "orphan", "alive"]
-    assert store.sweeps()[0].counts == record.counts and store.sweeps()[1].counts == {}
-
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
-    store.close()
-    with sqlite3.connect(store.path) as raw:  # as if the sweep's process had died while it ran
-        raw.execute("UPDATE sweeps SET pid = ?, proc_start = 'gone' WHERE id = ?", (int(gone.stdout), orphan))
-    raw.close()
-    with Store(store.path) as reopened:
-        dead = reopened.sweep(orphan)
-        assert dead.state == "interrupted" and dead.finished_at is not None
-        assert f"process {int(gone.stdout)}" in dead.reason and "ended while the sweep ran" in dead.reason
-        assert reopened.sweep(mine).state == "completed"  # an ended sweep is left as it was
-        assert reopened.sweep(alive).state == "running"  # and a live one goes on
 
 
 def test_a_second_ctrl_c_stops_waiting_for_a_trial_that_does_not_end(
@@ -404,7 +237,7 @@ def test_a_second_ctrl_c_stops_waiting_for_a_trial_that_does_not_end(
     plugin.STALLED.clear()
     plugin.RELEASE.clear()
     base = toy(**{"task.name": "tunedeck_test_sweep:stalls", "optim.max_epochs": 2})
-    sweep = Sweep(store, base, spec_for(base, strategy="grid", **{"optim.lr": [0.01]}), ThreadExecutor())
+    sweep = Sweep(store, base, spec_for(base, strategy="grid", **{"optim.lr": [0.01]}), TrialPool(store, ThreadExecutor(), parallel=0))
 
     def press_ctrl_c_twice() -> None:
         if plugin.STALLED.wait(WAIT):  # run() is under way and its trial is stuck in a batch

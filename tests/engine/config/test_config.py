@@ -8,12 +8,27 @@ from typing import Any
 import pytest
 
 from engine.config.groups import (
-    BUILTIN_TASKS, GROUPS, Config, check_consistency, field_info, iter_fields, set_dotted,
+    BUILTIN_TASKS,
+    GROUPS,
+    Config,
+    check_consistency,
+    field_info,
+    iter_fields,
+    set_dotted,
+)
+from engine.config.knobs import (
+    BOOL,
+    CHOICE,
+    FLOAT,
+    INT,
+    INT_LIST,
+    STR,
+    STR_LIST,
+    TABLE,
+    FieldInfo,
+    coerce,
 )
 from engine.errors import ConfigError
-from engine.config.knobs import (
-    BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE, FieldInfo, coerce,
-)
 
 KINDS = {INT, FLOAT, BOOL, STR, CHOICE, INT_LIST, STR_LIST, TABLE}
 ALL_KEYS = [f.key for f in iter_fields()]

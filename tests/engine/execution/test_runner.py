@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from engine.config.groups import Config
-from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted, TrialState
+from engine.events import EpochEnded, Event, StepLoss, TrialFinished, TrialStarted
 from engine.execution.runner import TrialRun
+from engine.states import TrialState
 from engine.store import Store
 
-PLUGINS = Path(__file__).parent / "plugins"
+PLUGINS = Path(__file__).parents[1] / "plugins"
 
 
 def config(**dotted: Any) -> Config:

@@ -12,8 +12,9 @@ import pytest
 import tomli_w
 
 from engine.config.groups import Config
+from engine.config.presets import load_preset, save_preset
 from engine.errors import ConfigError
-from engine.config.presets import load_preset, load_sweep, save_preset, search_table
+from engine.sweeps.preset_search import load_sweep, search_table
 from engine.sweeps.spec import DEFAULT_TRIALS, Choice, Range, parse_search
 
 if sys.version_info >= (3, 11):

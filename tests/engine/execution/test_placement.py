@@ -156,7 +156,7 @@ def test_process_executor_starts_each_child_with_its_own_cuda_visible_devices(mo
     """The GPUs are fake (this machine has none): what is checked is the environment each child starts with.
 
     The children are read from /proc as soon as they exist and stopped before they finish importing
-    torch; tests/engine/test_sweep.py trains in children pinned this way and checks what the trainer saw.
+    torch; tests/engine/sweeps/test_sweep.py trains in children pinned this way and checks what the trainer saw.
     """
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")  # the parent's own value must neither leak nor be lost
     prepare_multiprocessing()

@@ -8,19 +8,20 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from engine.config.groups import Config
-from engine.training.environment import environment
 from engine.errors import StoreError
-from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
+from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted
+from engine.states import TrialState
 from engine.store import DEFAULT_NAME, ENV_VAR, Store, resolve_store_path
 from engine.store.liveness import process_token
+from engine.training.environment import environment
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def started_event() -> TrialStarted:
@@ -36,7 +37,8 @@ def epoch_event(epoch: int, *, val_loss: float = 1.0, improved: bool = True,
 CHILD_PRELUDE = """
 import sys, time
 from engine.config.groups import Config
-from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted, TrialState
+from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialStarted
+from engine.states import TrialState
 from engine.store import Store
 started = TrialStarted(device="cpu", n_params=1, n_train=1, n_val=1, n_test=1, steps_per_epoch=1,
                        problem="binary", threads=1)

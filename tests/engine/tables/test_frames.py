@@ -9,10 +9,16 @@ import pytest
 
 from engine.config.groups import iter_fields
 from engine.errors import ConfigError
-from engine.events import TrialState
+from engine.states import TrialState
 from engine.store import Store
 from engine.tables.frames import (
-    HISTORY_SCHEMA, KNOB_COLUMNS, TRIAL_SCHEMA, history_frame, select_trials, trial_frame, trial_schema,
+    HISTORY_SCHEMA,
+    KNOB_COLUMNS,
+    TRIAL_SCHEMA,
+    history_frame,
+    select_trials,
+    trial_frame,
+    trial_schema,
     varying_columns,
 )
 

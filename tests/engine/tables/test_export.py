@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from engine.errors import ExportError
-from engine.tables.export import FORMATS, export_frame, format_for, read_export
 from engine.store import Store
+from engine.tables.export import FORMATS, export_frame, format_for, read_export
 from engine.tables.frames import history_frame, trial_frame
 
 SUFFIX = {"csv": "csv", "parquet": "parquet", "json": "json", "ndjson": "ndjson", "markdown": "md"}

@@ -1,0 +1,70 @@
+"""A preset's `[search]` table: read into a checked SearchSpec, and written back as TOML.
+
+The config layer reads presets and leaves `[search]` as raw data, because what a search means
+is the sweeps' business; this module sits above both, so the config layer never imports a sweep.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from engine.config.groups import Config
+from engine.config.presets import Sources, find_preset, locate_line, raw_preset, resolve_preset
+from engine.config.toml_io import inline_toml, table_toml, toml_key
+from engine.errors import ConfigError
+from engine.sweeps.spec import SearchSpec, flatten_search, parse_search
+
+__all__ = ["load_sweep", "search_table", "search_toml", "search_space_toml"]
+
+_NO_SEARCH = ("has no [search] table to sweep; add one, e.g.\n  [search]\n  strategy = \"random\"\n"
+              "  trials = 20\n  \"optim.lr\" = { low = 1e-4, high = 1e-1, log = true }")
+
+
+def load_sweep(ref: str | Path, overrides: Iterable[str] = (),
+               settings: dict[str, Any] | None = None) -> tuple[Config, SearchSpec]:
+    """The base config and its `[search]` spec; `settings` (e.g. --trials) override the table's.
+
+    An error in the search is placed in the file (and line) that set the offending key, or on
+    the command-line option that gave the setting.
+    """
+    resolved = resolve_preset(ref, overrides)
+    if resolved.search is None:
+        raise ConfigError(_NO_SEARCH, file=str(resolved.path))
+    try:
+        return resolved.config, parse_search(resolved.search, resolved.config, overrides=settings)
+    except ConfigError as exc:
+        raise _locate_search(exc, resolved.sources, resolved.path, settings or {}) from None
+
+
+def _locate_search(exc: ConfigError, sources: Sources, path: Path, settings: dict[str, Any]) -> ConfigError:
+    key = (exc.key or "search").removeprefix("search").lstrip(".")
+    if key.split(".")[0] in settings:
+        kwargs = {"value": exc.value} if exc.has_value else {}
+        return ConfigError(exc.rule, key=f"--{key.split('.')[0]}", **kwargs)
+    parts = key.split(".")
+    candidates = [".".join(parts[:n]) for n in range(len(parts), 0, -1)]  # optim.lr.lo, optim.lr, optim
+    for name in candidates:
+        if f"search.{name}" in sources:
+            where, text = sources[f"search.{name}"]
+            line = next((n for n in (locate_line(text, "search", c) for c in candidates) if n), None)
+            return exc.located(str(where), line)
+    where, text = sources.get("search", (path, ""))
+    return exc.located(str(where), locate_line(text, "", "[search]"))
+
+
+def search_table(ref: str | Path) -> dict[str, Any] | None:
+    """A preset's raw `[search]` table (with its bases'), or None; the TUI's Sweep dialog starts from it."""
+    data, _ = raw_preset(find_preset(str(ref)))
+    table = data.get("search")
+    return flatten_search(table) if isinstance(table, dict) else None
+
+
+def search_toml(table: dict[str, Any]) -> str:
+    """A whole `[search]` table: its settings, then one line per knob to vary."""
+    return table_toml("search", table)
+
+
+def search_space_toml(table: dict[str, Any]) -> str:
+    """The knob lines of a `[search]` table (dotted keys) as TOML, one knob per line, ranges inline."""
+    return "".join(f"{toml_key(k)} = {inline_toml(v)}\n" for k, v in table.items() if "." in k)
