@@ -73,11 +73,6 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     return read_toml_text(text, str(path)), text
 
 
-def raw_preset(path: Path) -> tuple[dict[str, Any], Sources]:
-    """A preset's merged data (its bases first), unvalidated, and per dotted key where it was set."""
-    return _raw(path, ())
-
-
 def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Sources]:
     """The preset's merged data (its bases first) and, per dotted key, the file and text defining it."""
     resolved = path.resolve()

@@ -105,7 +105,7 @@ class TrialPool:
         self._dispatch()
 
     def close_lane(self, lane: str) -> None:
-        """Give a lane's slots back; its waiting trials are cancelled."""
+        """Give a lane's slots back; trials still in it (waiting, or running after a second Ctrl+C) are cancelled."""
         self.cancel_lane(lane, "cancelled: its sweep ended")
         with self._lock:
             if lane != MANUAL:
@@ -161,19 +161,13 @@ class TrialPool:
         self._end_unstarted(job, reason or "cancelled before it started")
         return True
 
-    def cancel_lane(self, lane: str, reason: str) -> None:
-        """Cancel every waiting and running trial of one lane."""
-        with self._lock:
-            ids = [j.trial_id for j in self._waiting if j.lane == lane]
-            ids += [t for t, j in self._running.items() if j.lane == lane]
-        for trial_id in ids:
+    def cancel_lane(self, lane: str | None, reason: str | None = None) -> None:
+        """Cancel every waiting and running trial of one lane (None: of every lane)."""
+        for trial_id in self.waiting_ids(lane) + self.running_ids(lane):
             self.cancel(trial_id, reason)
 
     def cancel_all(self, reason: str | None = None) -> None:
-        with self._lock:
-            ids = [j.trial_id for j in self._waiting] + list(self._running)
-        for trial_id in ids:
-            self.cancel(trial_id, reason)
+        self.cancel_lane(None, reason)
 
     def waiting_ids(self, lane: str | None = MANUAL) -> list[int]:
         """Trials queued in a lane (None: in any), oldest first."""
@@ -189,12 +183,16 @@ class TrialPool:
     def busy(self) -> bool:
         """Some trial waits or trains, or a worker is still recording how its trial ended."""
         with self._lock:
-            return bool(self._waiting or self._running or self._workers)
+            return not self._idle()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no trial waits or trains; False on timeout."""
         with self._lock:
-            return self._lock.wait_for(lambda: not (self._waiting or self._running or self._workers), timeout)
+            return self._lock.wait_for(self._idle, timeout)
+
+    def _idle(self) -> bool:
+        """Called with the lock held."""
+        return not (self._waiting or self._running or self._workers)
 
     def shutdown(self, reason: str = "stopped: tunedeck quit", *, wait: float = 2.0) -> None:
         """Cancel everything, wait up to `wait` seconds for the trials to record how they ended (each

@@ -38,11 +38,14 @@ class SweepRecord:
     def done(self) -> int:
         """Trials that ended and count towards the plan: cancelled and interrupted ones do not (a resumed
         sweep runs them again)."""
-        return sum(n for state, n in self.counts.items()
-                   if TrialState(state).counts_toward_plan)
+        return self.count_if(lambda state: state.counts_toward_plan)
 
     def count(self, *states: TrialState) -> int:
         return sum(self.counts.get(s.value, 0) for s in states)
+
+    def count_if(self, test: Callable[[TrialState], bool]) -> int:
+        """Trials in the states a predicate of TrialState picks (`lambda s: s.is_failure`)."""
+        return sum(n for state, n in self.counts.items() if test(TrialState(state)))
 
 
 class SweepRecords:

@@ -16,11 +16,7 @@ from engine.execution.pool import TrialPool
 from engine.states import SweepState
 from engine.store.trials import Store
 from engine.sweeps.spec import SearchSpec
-from engine.sweeps.sweep import Sweep, SweepProgress
-
-
-class SweepBusy(RuntimeError):
-    """A sweep is already running here; it must be stopped first."""
+from engine.sweeps.sweep import Sweep, SweepError, SweepProgress
 
 
 class SweepControl:
@@ -59,8 +55,8 @@ class SweepControl:
         return candidates[-1] if candidates else None
 
     def _refuse_if_active(self) -> None:
-        if self.active:
-            raise SweepBusy("a sweep is already running; stop it first")
+        if self.sweep is not None and self.sweep.state.is_active:
+            raise SweepError(f"sweep {self.sweep.id} is already running; stop it first")
 
     def _launch(self, sweep: Sweep) -> Sweep:
         self.sweep = sweep

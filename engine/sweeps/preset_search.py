@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.groups import Config
-from engine.config.presets import Sources, find_preset, locate_line, raw_preset, resolve_preset
+from engine.config.presets import Sources, locate_line, resolve_preset
 from engine.config.toml_io import inline_toml, table_toml, toml_key
 from engine.errors import ConfigError
 from engine.sweeps.spec import SearchSpec, flatten_search, parse_search
 
-__all__ = ["load_sweep", "search_table", "search_toml", "search_space_toml"]
+__all__ = ["load_preset_with_search", "load_sweep", "search_space_toml", "search_toml"]
 
 _NO_SEARCH = ("has no [search] table to sweep; add one, e.g.\n  [search]\n  strategy = \"random\"\n"
               "  trials = 20\n  \"optim.lr\" = { low = 1e-4, high = 1e-1, log = true }")
@@ -53,11 +53,13 @@ def _locate_search(exc: ConfigError, sources: Sources, path: Path, settings: dic
     return exc.located(str(where), locate_line(text, "", "[search]"))
 
 
-def search_table(ref: str | Path) -> dict[str, Any] | None:
-    """A preset's raw `[search]` table (with its bases'), or None; the TUI's Sweep dialog starts from it."""
-    data, _ = raw_preset(find_preset(str(ref)))
-    table = data.get("search")
-    return flatten_search(table) if isinstance(table, dict) else None
+def load_preset_with_search(ref: str | Path, overrides: Iterable[str] = ()) -> tuple[Config, dict[str, Any] | None]:
+    """The validated config and its raw `[search]` table (with its bases', keys flattened), from one
+    read of the preset files; the cockpit loads the config into the form and the Sweep dialog starts
+    from the table. The table is not checked here: the dialog shows its errors when it is used."""
+    resolved = resolve_preset(ref, overrides)
+    table = resolved.search
+    return resolved.config, flatten_search(table) if isinstance(table, dict) else None
 
 
 def search_toml(table: dict[str, Any]) -> str:

@@ -23,8 +23,7 @@ _KIND_DTYPES: dict[str, pl.DataType] = {INT: pl.Int64(), FLOAT: pl.Float64(), BO
 _TIME = pl.Datetime("us", "UTC")
 _FIELDS: tuple[FieldInfo, ...] = tuple(iter_fields())
 KNOB_COLUMNS: tuple[str, ...] = tuple(f.key for f in _FIELDS)
-FAILED_STATES: frozenset[str] = frozenset(
-    s.value for s in (TrialState.FAILED, TrialState.DIVERGED, TrialState.CANCELLED, TrialState.INTERRUPTED))
+FAILED_STATES: frozenset[str] = frozenset(s.value for s in TrialState if s.sorts_last)
 _TIME_COLUMNS = ("created_at", "started_at", "finished_at")
 
 

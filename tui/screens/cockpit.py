@@ -22,12 +22,10 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer
 
 from engine.config.groups import Config
-from engine.config.presets import load_preset
 from engine.errors import TunedeckError
 from engine.execution.pool import MANUAL
 from engine.states import SweepState
-from engine.sweeps.control import SweepBusy
-from engine.sweeps.preset_search import search_table
+from engine.sweeps.preset_search import load_preset_with_search
 from engine.sweeps.spec import SearchSpec
 from tui.cockpit_keys import COCKPIT_ACTION_NAMES, COCKPIT_BINDINGS
 from tui.live import LiveTrials
@@ -236,8 +234,7 @@ class CockpitScreen(Screen[None]):
             if not ref:
                 return
             try:
-                config = load_preset(ref)
-                search = search_table(ref)
+                config, search = load_preset_with_search(ref)
             except TunedeckError as exc:
                 self.notify(str(exc), title="Preset not loaded", severity="error", timeout=10)
                 return
@@ -285,7 +282,7 @@ class CockpitScreen(Screen[None]):
             self.services.search = spec.to_dict()
             try:
                 sweep = sweeps.start(config, spec)
-            except (SweepBusy, TunedeckError) as exc:
+            except TunedeckError as exc:
                 self.notify(str(exc), title="Cannot start the sweep", severity="error")
                 return
             self.notify(f"sweep {sweep.id} started: {spec.planned} trials, {spec.parallel} at a time", timeout=3)
@@ -306,7 +303,7 @@ class CockpitScreen(Screen[None]):
             return
         try:
             sweep = sweeps.resume(sweep_id)
-        except (SweepBusy, TunedeckError) as exc:
+        except TunedeckError as exc:
             self.notify(str(exc), title="Cannot resume", severity="error")
             return
         self.notify(f"sweep {sweep.id} resumed: {sweep.progress().done} of {sweep.spec.planned} done", timeout=3)

@@ -47,10 +47,10 @@ class Loaded:
 
 def progress_text(record: SweepRecord) -> str:
     """"4 of 6 done: 2 completed, 1 pruned, 1 failed, 1 running", from the trial counts."""
-    completed = record.count(TrialState.COMPLETED, TrialState.EARLY_STOPPED)
+    completed = record.count_if(lambda s: s.scores)
     pruned = record.count(TrialState.PRUNED)
-    failed = record.count(TrialState.FAILED, TrialState.DIVERGED)
-    lost = record.count(TrialState.CANCELLED, TrialState.INTERRUPTED)  # a resumed sweep runs these again
+    failed = record.count_if(lambda s: s.is_failure)
+    lost = record.count_if(lambda s: s.is_lost)  # a resumed sweep runs these again
     running = record.count(TrialState.RUNNING)
     queued = record.count(TrialState.QUEUED)
     done = completed + pruned + failed

@@ -6,14 +6,12 @@ import sys
 
 
 def execute(args: argparse.Namespace) -> int:
-    from engine.config.presets import load_preset
     from engine.errors import TunedeckError
     from engine.store import Store, resolve_store_path
-    from engine.sweeps.preset_search import search_table
+    from engine.sweeps.preset_search import load_preset_with_search
 
     try:
-        config = load_preset(args.preset, args.overrides)
-        search = search_table(args.preset)
+        config, search = load_preset_with_search(args.preset, args.overrides)
         store_path = resolve_store_path(args.store)
         store = Store(store_path)
     except TunedeckError as exc:

@@ -16,7 +16,7 @@ from typing import Any
 from engine.errors import ConfigError
 from engine.events import TrialFinished
 from engine.execution.placement import ROUND_ROBIN
-from engine.states import SweepState, TrialState
+from engine.states import SweepState
 from engine.sweeps.preset_search import load_sweep
 from engine.sweeps.results import config_value
 from engine.sweeps.spec import label
@@ -141,7 +141,7 @@ class _Printer:
         tid = f"trial {trial_id}" if trial_id >= 0 else "not run"
         line = (f"[{self.done:>{self.width}}/{self.planned}] {tid:<10} {finished.state.value:<13} "
                 f"best {self.metric} {fmt_value(value):<10} {params}  {fmt_duration(finished.seconds)}")
-        if finished.state not in (TrialState.COMPLETED, TrialState.EARLY_STOPPED):
+        if not finished.state.scores:
             line += f"\n      {finished.reason}"
         print(line, flush=True)
 

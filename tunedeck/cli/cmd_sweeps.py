@@ -17,7 +17,7 @@ def execute(args: argparse.Namespace) -> int:
             print("no sweeps (run one with `tunedeck sweep PRESET`, or ctrl+g in the cockpit)")
             return 0
         rows = [[s.id, s.name, s.spec.get("strategy", "?"), s.state, f"{s.done}/{s.planned}",
-                 s.count(TrialState.PRUNED), s.count(TrialState.FAILED, TrialState.DIVERGED), _best(store, s.id)]
+                 s.count(TrialState.PRUNED), s.count_if(lambda state: state.is_failure), _best(store, s.id)]
                 for s in sweeps]
     print(render_table(["id", "name", "strategy", "state", "done", "pruned", "failed", "best"], rows))
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,8 @@ from engine.config.presets import (
     save_preset,
     to_toml,
 )
+from engine.config.toml_io import tomllib
 from engine.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 # --- a strategy for valid configs, built from the schema ------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +12,10 @@ import tomli_w
 
 from engine.config.groups import Config
 from engine.config.presets import load_preset, save_preset
+from engine.config.toml_io import tomllib
 from engine.errors import ConfigError
-from engine.sweeps.preset_search import load_sweep, search_table
+from engine.sweeps.preset_search import load_preset_with_search, load_sweep
 from engine.sweeps.spec import DEFAULT_TRIALS, Choice, Range, parse_search
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 BASE = Config.from_dict({"task": {"name": "toy2d", "n_samples": 200}, "model": {"hidden": [8]},
                          "optim": {"max_epochs": 4}, "run": {"device": "cpu"}})
@@ -241,7 +236,7 @@ def test_a_preset_that_extends_a_sweep_keeps_its_search(tmp_path: Path) -> None:
 def test_a_saved_preset_with_its_search_loads_back_as_the_same_sweep(tmp_path: Path) -> None:
     """The cockpit's ctrl+s saves the form and the Sweep dialog's table; both must read back."""
     source = _write(tmp_path / "s.toml", SWEEP_TOML)
-    table = search_table(source)
+    _, table = load_preset_with_search(source)
     assert table is not None and "model.hidden" in table and "model" not in table  # unquoted keys flattened
     config, spec = load_sweep(source)
     saved = save_preset(config, tmp_path / "saved.toml", search=table)
