@@ -1,96 +1,186 @@
-"""Does a live UI slow training down? The same trial, bare and from the running app, side by side.
+"""Does the cockpit slow training down? The same trial bare, under the supervisor with the cockpit, and detached.
 
-    python benchmarks/ui_overhead.py [--rounds 3] [--executor process|thread]
+    python benchmarks/ui_overhead.py [--rounds 3] [--epochs 6] [--model small|large|both]
 
-(a) trains through the engine with no UI; (b) starts the same config from the running app
-(headless `App.run_test`, plot and table live at their default rates) with the chosen executor.
-Rounds alternate a and b. Steps/s comes from the loop's own per-epoch timings, the first epoch
-left out (it pays for warm-up), so it measures training speed, not start-up. Both use one torch
-thread so that the comparison is like for like. Prints steps/s and the median ratio b/a per model.
+Per model (a small, Python-bound MLP and a large, compute-bound one), rounds alternate:
+
+  (a) bare: `engine.training.loop.train(config)` in this process, no store, no UI;
+  (b) cockpit: the cockpit (headless `App.run_test` at 120x36, following the store with its plot,
+      status lines and table live at their default rates) queues the trial with its Start action
+      (`client.enqueue`); the store's real, detached supervisor (`python -m engine.supervisor STORE`,
+      started by `SupervisorClient.ensure`) trains it in its warm trainer process, and the cockpit
+      follows the store until the trial ends;
+  (c) detached: the trial is queued with `client.enqueue` and nothing follows it but this script,
+      which reads its row every 0.5 s until it ends.
+
+Steps/s comes from the loop's own per-epoch timings (the stored `epoch_seconds` metric for (b) and
+(c), the EpochEnded events for (a); steps per epoch from the trial's TrialStarted / `run_info`),
+epoch 1 left out (it pays for warm-up), so it measures training speed, not start-up. Every run uses
+one torch thread, so the comparison is like for like. One store and one supervisor serve every
+round: the supervisor is started (and prewarms its trainer) before the first round and shut down
+at the end. Prints steps/s per round and the median ratios b/a and c/a per model; the target is
+>= 0.97 for both. `--epochs` trains longer (6 epochs of the small MLP last about 0.3 s here, short enough
+for a scheduling hiccup to move a round by 30%); `--model` runs one model only. The 1-minute load
+average is printed with each round: the box is shared. Figures and the command: docs/performance.md.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from engine.config.groups import Config
 from engine.events import EpochEnded, Event, TrialStarted
+from engine.store import Store
+from engine.supervisor.client import SupervisorClient
+from engine.supervisor.files import running_pid
 
-MODELS = {
+MODELS: dict[str, dict[str, Any]] = {
     "small MLP 16 (Python-bound)": {"model": {"hidden": [16]}},
     "large MLP 1024x1024 (compute-bound)": {"model": {"hidden": [1024, 1024]}},
 }
-BASE = {"task": {"name": "toy2d", "n_samples": 20000}, "optim": {"batch_size": 64, "max_epochs": 6},
-        "early_stop": {"patience": 0}, "run": {"threads": 1, "device": "cpu"}}
+BASE: dict[str, Any] = {"task": {"name": "toy2d", "n_samples": 20000}, "optim": {"batch_size": 64, "max_epochs": 6},
+                        "early_stop": {"patience": 0}, "run": {"threads": 1, "device": "cpu"}}
+DETACHED_POLL_SECONDS = 0.5
+SAFETY_IDLE_EXIT = 300.0  # the supervisor ends by itself this long after its last trial, should this script die
+TRIAL_TIMEOUT = 600.0
 
 
-def steps_per_second(events: list[Event]) -> float:
+def event_steps_per_second(events: list[Event]) -> float:
     per_epoch = next(e.steps_per_epoch for e in events if isinstance(e, TrialStarted))
     epochs = [e for e in events if isinstance(e, EpochEnded) and e.epoch > 1]
     return per_epoch * len(epochs) / sum(e.seconds for e in epochs)
 
 
+def stored_steps_per_second(store: Store, trial_id: int) -> float:
+    """The same figure from what the trainer stored: run_info's steps per epoch, each epoch's `epoch_seconds`."""
+    record = store.trial(trial_id)
+    if not record.state.is_finished or "steps_per_epoch" not in record.run_info:
+        raise RuntimeError(f"trial {trial_id} did not train: {record.state.value} ({record.reason})")
+    if record.run_info.get("threads") != 1:
+        print(f"  note: trial {trial_id} ran with {record.run_info.get('threads')} torch threads", flush=True)
+    epochs = [e for e in store.epochs(trial_id) if e["epoch"] > 1 and e["epoch_seconds"] is not None]
+    if not epochs:
+        raise RuntimeError(f"trial {trial_id} stored no epoch after the first ({record.reason})")
+    return record.run_info["steps_per_epoch"] * len(epochs) / sum(e["epoch_seconds"] for e in epochs)
+
+
 def bare(config: Config) -> float:
     from engine.training.loop import train
 
-    return steps_per_second(list(train(config, threading.Event())))
+    return event_steps_per_second(list(train(config, threading.Event())))
 
 
-async def in_app(config: Config, executor_kind: str, workdir: Path) -> float:
-    from engine.execution.executors import ThreadExecutor
-    from engine.execution.trainer_process import ProcessExecutor
-    from engine.store import Store
+class RecordingClient(SupervisorClient):
+    """The real client (detached supervisor), remembering the id of the trial it queued last."""
+
+    last: int | None = None
+
+    def enqueue(self, config: Config) -> int:
+        self.last = super().enqueue(config)
+        return self.last
+
+
+async def with_cockpit(config: Config, store: Store, client: RecordingClient) -> int:
+    """Queue the trial from the cockpit's Start action and follow it there until it ends; its id."""
     from tui.app import TunedeckApp
 
-    store = Store(workdir / f"bench-{time.monotonic_ns()}.db")
-    executor = ThreadExecutor() if executor_kind == "thread" else ProcessExecutor()
-    if isinstance(executor, ProcessExecutor):
-        executor.prewarm(1)
-    app = TunedeckApp(config, store, executor)
+    app = TunedeckApp(config, store, client)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.5)
+        while not app.cockpit.ready:
+            await pilot.pause(0.1)
+        client.last = None
         app.cockpit.action_start_trial()
-        while True:
+        trial_id = client.last
+        if trial_id is None:
+            raise RuntimeError("the cockpit queued no trial (is the form valid?)")
+        if store.trial(trial_id).config != config.to_dict():
+            print("  note: the cockpit's form queued a config that differs from the benchmark's", flush=True)
+        deadline = time.monotonic() + TRIAL_TIMEOUT
+        while time.monotonic() < deadline:
             await pilot.pause(0.2)
-            finished = [t for t in app.cockpit.monitor.live.trials.values() if t.finished is not None]
-            if finished:
+            record = app.services.follower.get(trial_id)
+            if record is not None and record.state.is_finished:
                 break
-        trial = finished[0]
-        if trial.started is None:
-            raise RuntimeError(f"trial did not start: {trial.finished.reason}")
-        events: list[Event] = [trial.started, *trial.epochs]  # type: ignore[list-item]
-    store.close()
-    return steps_per_second(events)
+        else:
+            raise RuntimeError(f"trial {trial_id} did not end within {TRIAL_TIMEOUT:.0f} s")
+    return trial_id
 
 
-def main() -> None:
+def detached(config: Config, store: Store, client: SupervisorClient) -> int:
+    """Queue the trial with no cockpit; read its row every 0.5 s until it ends; its id."""
+    trial_id = client.enqueue(config)
+    deadline = time.monotonic() + TRIAL_TIMEOUT
+    while not store.trial(trial_id).state.is_finished:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"trial {trial_id} did not end within {TRIAL_TIMEOUT:.0f} s")
+        time.sleep(DETACHED_POLL_SECONDS)
+    return trial_id
+
+
+def shut_down(client: SupervisorClient, timeout: float = 30.0) -> None:
+    client.shutdown("stopped: the benchmark ended")
+    deadline = time.monotonic() + timeout
+    while running_pid(client.files) is not None:
+        if time.monotonic() > deadline:
+            print(f"warning: supervisor {client.pid()} still runs {timeout:.0f} s after its shutdown; "
+                  f"it ends by itself after {SAFETY_IDLE_EXIT:.0f} s idle", file=sys.stderr)
+            return
+        time.sleep(0.1)
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--executor", choices=("process", "thread"), default="process")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per trial (the first is left out)")
+    parser.add_argument("--model", choices=("small", "large", "both"), default="both")
     args = parser.parse_args()
+    models = {name: spec for name, spec in MODELS.items() if args.model in ("both", name.split()[0])}
     from engine.execution.trainer_process import prepare_multiprocessing
+    from engine.supervisor.launch import ensure_supervisor
+    from engine.training.loop import train
 
     prepare_multiprocessing()
-    print(f"executor {args.executor}; median of {args.rounds} alternating rounds; steps/s excluding epoch 1")
+    print(f"median of {args.rounds} alternating rounds a, b, c; {args.epochs} epochs, steps/s excluding epoch 1; "
+          "one torch thread", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, spec in MODELS.items():
-            config = Config.from_dict({**BASE, **spec})
-            a_runs, b_runs, ratios = [], [], []
-            for _ in range(args.rounds):
-                a = bare(config)
-                b = asyncio.run(in_app(config, args.executor, Path(tmp)))
-                a_runs.append(a)
-                b_runs.append(b)
-                ratios.append(b / a)
-            print(f"{name:<38} bare {statistics.median(a_runs):8.0f}/s   in app {statistics.median(b_runs):8.0f}/s"
-                  f"   b/a {statistics.median(ratios):.2f}  (each round: {', '.join(f'{r:.2f}' for r in ratios)})",
-                  flush=True)
+        store = Store(Path(tmp) / "bench.db")
+        client = RecordingClient(store, launch=lambda: ensure_supervisor(store.path, idle_exit=SAFETY_IDLE_EXIT))
+        try:
+            client.ensure()
+            print(f"supervisor {client.pid()} started; one untimed trial warms its trainer up", flush=True)
+            warm_up = Config.from_dict({**BASE, "optim": {"batch_size": 64, "max_epochs": 1}})
+            detached(warm_up, store, client)
+            list(train(warm_up, threading.Event()))  # this process's torch import and first optimizer
+            for name, spec in models.items():
+                config = Config.from_dict({**BASE, **spec, "optim": {**BASE["optim"], "max_epochs": args.epochs}})
+                runs: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+                for index in range(args.rounds):
+                    a = bare(config)
+                    b = stored_steps_per_second(store, asyncio.run(with_cockpit(config, store, client)))
+                    c = stored_steps_per_second(store, detached(config, store, client))
+                    for key, value in zip("abc", (a, b, c)):
+                        runs[key].append(value)
+                    print(f"  {name} round {index + 1}: a bare {a:7.1f}/s  b cockpit {b:7.1f}/s  "
+                          f"c detached {c:7.1f}/s   b/a {b / a:.2f}  c/a {c / a:.2f}   load {os.getloadavg()[0]:.1f}",
+                          flush=True)
+                ba = [b / a for a, b in zip(runs["a"], runs["b"])]
+                ca = [c / a for a, c in zip(runs["a"], runs["c"])]
+                print(f"{name:<36} bare {statistics.median(runs['a']):7.1f}/s  cockpit "
+                      f"{statistics.median(runs['b']):7.1f}/s  detached {statistics.median(runs['c']):7.1f}/s\n"
+                      f"{'':<36} b/a {statistics.median(ba):.2f} ({', '.join(f'{r:.2f}' for r in ba)})"
+                      f"   c/a {statistics.median(ca):.2f} ({', '.join(f'{r:.2f}' for r in ca)})", flush=True)
+        finally:
+            shut_down(client)
+            store.close()
+    return 0
 
 
 if __name__ == "__main__":

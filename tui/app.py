@@ -1,14 +1,15 @@
 """The tunedeck app: the app-wide services and what works on every screen; the cockpit is a screen.
 
-The app holds the store, the one trial pool every trial trains through (manual and sweep, one
-budget of cores), the inbox its events land in, the sweep control and the last [search] table
-(tui/services.py), and hands them to the CockpitScreen, which owns the workspace's widgets, keys
-and actions (tui/screens/cockpit.py). What is left here works from any screen: help, the command
-palette (generated from the cockpit's bindings), quitting with its confirmation, and shutting the
-pool down when the app ends.
+The app holds the store, its follower, the client of the store's supervisor (which trains every
+trial and sweep, in a process of its own) and the last [search] table (tui/services.py), and hands
+them to the CockpitScreen, which owns the workspace's widgets, keys and actions
+(tui/screens/cockpit.py). What is left here works from any screen: help, the command palette
+(generated from the cockpit's bindings) and quitting: training goes on in the background unless
+the user asks to stop it.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -18,18 +19,18 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.config.groups import Config
-from engine.execution.executors import Executor
-from engine.execution.pool import EventInbox, TrialPool
+from engine.errors import TunedeckError
 from engine.store import Store
-from engine.sweeps.control import SweepControl
+from engine.supervisor.client import SupervisorClient
 from tui.cockpit_keys import key_sections, palette_entries
-from tui.screens.cockpit import CockpitScreen, SweepTrialEnded
-from tui.screens.confirm import ConfirmScreen
+from tui.screens.cockpit import CockpitScreen
 from tui.screens.help import HelpScreen, Section, key_label
+from tui.screens.quit_dialog import QuitChoice, QuitScreen
 from tui.services import Services
 
 QUIT_POLL_SECONDS = 0.1
-_QUIT_TEXT = "quit; asks first while trials run, then stops them and records them as cancelled"
+QUIT_WAIT_SECONDS = 10.0
+_QUIT_TEXT = "quit; while trials run, asks whether they keep running in the background (the default) or stop"
 HELP = Binding("question_mark,f1", "help", "Help", tooltip="every key tunedeck knows (this help)")
 
 
@@ -42,13 +43,15 @@ class TunedeckApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, tooltip=_QUIT_TEXT),
     ]
 
-    def __init__(self, config: Config, store: Store, executor: Executor, *, parallel: int = 1,
-                 search: dict[str, Any] | None = None, threads: int | None = None) -> None:
+    def __init__(self, config: Config, store: Store, client: SupervisorClient, *, parallel: int | None = None,
+                 search: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.initial = config
-        self.services = Services(store, executor, parallel=parallel, search=search, threads=threads,
-                                 on_sweep_trial=self._sweep_trial_ended)
+        self.services = Services(store, client, search=search)
+        if parallel is not None:
+            self.services.set_parallel(parallel)
         self._cockpit: CockpitScreen | None = None
+        self._quit_deadline = 0.0
 
     def get_default_screen(self) -> Screen:
         self._cockpit = CockpitScreen(self.initial, self.services)
@@ -68,16 +71,8 @@ class TunedeckApp(App[None]):
         return self.services.store
 
     @property
-    def pool(self) -> TrialPool:
-        return self.services.pool
-
-    @property
-    def inbox(self) -> EventInbox:
-        return self.services.inbox
-
-    @property
-    def sweeps(self) -> SweepControl:
-        return self.services.sweeps
+    def client(self) -> SupervisorClient:
+        return self.services.client
 
     @property
     def search(self) -> dict[str, Any] | None:
@@ -87,11 +82,6 @@ class TunedeckApp(App[None]):
     @search.setter
     def search(self, table: dict[str, Any] | None) -> None:
         self.services.search = table
-
-    def _sweep_trial_ended(self, trial_id: int) -> None:
-        """From a pool thread: tell the cockpit without waiting for the UI (shutdown may be waiting on us)."""
-        if self._cockpit is not None:
-            self._cockpit.post_message(SweepTrialEnded(trial_id))
 
     # --- anywhere -------------------------------------------------------------------------------
 
@@ -121,26 +111,32 @@ class TunedeckApp(App[None]):
         if not services.busy:
             self.exit()
             return
+        sweeps = len(services.active_sweeps())
+        what = (f"{len(services.supervised_running())} trial(s) running, {len(services.queued())} queued"
+                + (f", {sweeps} sweep(s) live" if sweeps else ""))
 
-        def answered(stop: bool | None) -> None:
-            if stop:
+        def answered(choice: QuitChoice | None) -> None:
+            if choice == "keep":
+                self.exit()
+            elif choice == "stop":
                 self.stop_all_and_exit()
 
-        sweep = " and a sweep" if services.sweeps.active else ""
-        self.push_screen(ConfirmScreen(f"{services.running_count()} trial(s) running, {services.waiting_count()} "
-                                       f"queued{sweep}. Stop them and quit? They are recorded as cancelled.",
-                                       yes="Stop and quit", no="Keep training"), answered)
+        self.push_screen(QuitScreen(what), answered)
 
     def stop_all_and_exit(self) -> None:
-        """Cancel everything, then exit once each trial has recorded how it ended (each stops within a
-        batch); polled on a timer so that the UI keeps drawing meanwhile."""
-        self.services.stop_all()
+        """Ask the supervisor to stop everything, then exit once each trial has recorded how it ended
+        (each stops within a batch; at most QUIT_WAIT_SECONDS), polled so that the UI keeps drawing."""
+        self.services.closing = True
+        try:
+            self.client.stop_all("stopped: tunedeck quit")
+        except TunedeckError as exc:
+            self.notify(str(exc), title="Could not stop the trials", severity="error")
         self.notify("stopping trials…", timeout=5)
-        self.set_interval(QUIT_POLL_SECONDS, self._exit_when_idle)
+        self._quit_deadline = time.monotonic() + QUIT_WAIT_SECONDS
+        self.set_interval(QUIT_POLL_SECONDS, self._exit_when_stopped)
 
-    def _exit_when_idle(self) -> None:
-        if self.services.idle:
+    def _exit_when_stopped(self) -> None:
+        services = self.services
+        self.cockpit.monitor.take(services.follower.poll())
+        if not services.busy or time.monotonic() > self._quit_deadline:
             self.exit()
-
-    def on_unmount(self) -> None:
-        self.services.shutdown()

@@ -1,8 +1,8 @@
 """Which curves the plot shows: the trial in focus, live, and the selected trials overlaid.
 
-The trial in focus is the highlighted one, else the one that started last. Running trials come
-from the live event stream; finished ones from the store, read once and cached, since a finished
-trial's history never changes.
+The trial in focus is the newest running one, else the highlighted one, else the one that started
+last. Running trials come from the live curves (tui/live.py); finished ones from the store, read
+once and cached, since a finished trial's history never changes.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class PlotData:
     def curves(self, trial_id: int) -> dict[str, tuple[list[float], list[float]]]:
         """metric -> (xs, ys) for one trial: epochs for epoch metrics, steps for step_loss."""
         live = self.live.get(trial_id)
-        if live is not None and live.finished is None:
+        if live is not None:
             return {m: live.metric(m) for m in ("train_loss", "val_loss", "val_acc", "lr", "step_loss")}
         if trial_id not in self._finished:
             curves: dict[str, tuple[list[float], list[float]]] = {}

@@ -1,79 +1,92 @@
-"""The app-wide services: the store, the one trial pool, its event inbox, the live sweep, the last search.
+"""The app-wide services: the store, its follower, the supervisor client, the last search.
 
 The app builds them once and hands them to the screens that need them, so that a screen depends on
-this small module and never on the app (no import cycle, no reaching into the app's internals).
-Every trial of the process, started by hand or by a sweep, trains through `pool`, within one
-budget of cores; its events land in `inbox`, which the cockpit drains on a timer.
+this small module and never on the app. The cockpit trains nothing itself: every trial and sweep it
+starts is queued for the store's supervisor (engine/supervisor), which runs it in a process of its
+own, so training goes on when the cockpit quits or its terminal dies. What the cockpit shows comes
+from following the store (`follower`), so trials started by any process appear and move alike.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from engine.errors import TunedeckError
-from engine.execution.executors import Executor
-from engine.execution.pool import MANUAL, EventInbox, TrialPool
-from engine.store import Store
-from engine.sweeps.control import SweepControl
-
-QUIT_REASON = "stopped: tunedeck quit"
+from engine.states import TrialState
+from engine.store import Store, SweepRecord
+from engine.store.recovery import SUPERVISOR
+from engine.supervisor.client import SupervisorClient
+from engine.tables.follower import StoreFollower
 
 
 class Services:
-    def __init__(self, store: Store, executor: Executor, *, parallel: int = 1, search: dict[str, Any] | None = None,
-                 threads: int | None = None, on_sweep_trial: Callable[[int], None] | None = None) -> None:
-        """`on_sweep_trial` is called from a pool thread after each sweep trial; it must not block on the UI."""
+    def __init__(self, store: Store, client: SupervisorClient, *, search: dict[str, Any] | None = None) -> None:
         self.store = store
-        self.inbox = EventInbox()
-        self.pool = TrialPool(store, executor, parallel=max(1, parallel), sink=self.inbox.put, threads=threads)
-        self.sweeps = SweepControl(store, self.pool, on_trial=on_sweep_trial)
+        self.client = client
+        self.follower = StoreFollower(store)
         self.search = search  # the [search] table the Sweep dialog starts from: the preset's, then the last used
+        self.last_sweep: int | None = None  # the sweep started or resumed here most recently
         self.closing = False  # set once the app quits: no new trial may start
+        self._parallel: int | None = None
 
-    # --- questions the cockpit and the quit dialog ask --------------------------------------------
+    # --- what runs ------------------------------------------------------------------------------
+
+    def running(self) -> list[int]:
+        """Every trial training now, whoever runs it."""
+        return self.follower.in_state(TrialState.RUNNING)
+
+    def queued(self) -> list[int]:
+        """Trials waiting for the supervisor (a sweep's next points are not stored until their turn)."""
+        return [t for t in self.follower.in_state(TrialState.QUEUED) if self._supervised(t)]
+
+    def supervised_running(self) -> list[int]:
+        return [t for t in self.running() if self._supervised(t)]
+
+    def _supervised(self, trial_id: int) -> bool:
+        record = self.follower.get(trial_id)
+        return record is not None and record.owner == SUPERVISOR
 
     @property
-    def busy(self) -> bool:
-        """Something trains or waits, or a sweep is still live: quitting must ask first."""
-        return self.pool.busy or self.sweeps.active
+    def parallel(self) -> int:
+        """How many queued trials the supervisor trains at once (the user's choice, kept by the store)."""
+        if self._parallel is None:
+            row = self.store.supervisor_row()
+            self._parallel = row.parallel if row is not None else 1
+        return self._parallel
 
-    @property
-    def idle(self) -> bool:
-        """Every trial and the sweep have recorded how they ended: safe to exit."""
-        return not self.pool.busy and not self.sweeps.busy
+    def forget_parallel(self) -> None:
+        """Read it again next time (another client may have changed it)."""
+        self._parallel = None
 
-    def running_count(self) -> int:
-        return len(self.pool.running_ids())
+    def set_parallel(self, parallel: int) -> None:
+        self.client.set_parallel(max(1, parallel))
+        self._parallel = max(1, parallel)
 
-    def waiting_count(self) -> int:
-        """Trials started by hand that wait for a slot (a sweep keeps its own waiting to itself)."""
-        return len(self.pool.waiting_ids(MANUAL))
+    def active_sweeps(self) -> list[SweepRecord]:
+        return [s for s in self.store.sweeps() if s.state.is_active]
 
     def sweep_in_view(self, trial_id: int | None) -> int | None:
-        """The sweep a sweep key means: the highlighted trial's, else the one started here, else the newest."""
+        """The sweep a sweep key means: the highlighted trial's, else the one started here, else the
+        newest running one, else the newest."""
         if trial_id is not None:
-            try:
-                sweep_id = self.store.trial(trial_id).sweep_id
-            except TunedeckError:
-                sweep_id = None
-            if sweep_id is not None:
-                return sweep_id
-        if self.sweeps.last_id is not None:
-            return self.sweeps.last_id
+            record = self.follower.get(trial_id)
+            if record is None:
+                try:
+                    record = self.store.trial(trial_id)
+                except TunedeckError:
+                    record = None
+            if record is not None and record.sweep_id is not None:
+                return record.sweep_id
+        if self.last_sweep is not None:
+            return self.last_sweep
         sweeps = self.store.sweeps()
+        active = [s.id for s in sweeps if s.state.is_active]
+        if active:
+            return active[-1]
         return sweeps[-1].id if sweeps else None
 
     # --- ending ---------------------------------------------------------------------------------
 
-    def stop_all(self, reason: str = QUIT_REASON) -> None:
-        """Stop the sweep first (so it starts nothing new), then cancel every trial; returns at once."""
-        self.closing = True
-        self.sweeps.stop(reason)
-        self.pool.cancel_all(reason)
-
-    def shutdown(self, reason: str = QUIT_REASON) -> None:
-        """At exit: stop everything, wait briefly for the trials to record their end, stop the executor."""
-        self.closing = True
-        self.sweeps.stop(reason)
-        self.pool.shutdown(reason)
-        self.sweeps.wait(5.0)
+    @property
+    def busy(self) -> bool:
+        """The supervisor trains or has queued something, or a sweep is live: quitting asks first."""
+        return bool(self.supervised_running() or self.queued() or self.active_sweeps())

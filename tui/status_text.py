@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from engine.events import EpochEnded
 from engine.states import SweepState
 from engine.sweeps.sweep import SweepProgress
 from engine.tables.formatting import fmt_duration, fmt_value
@@ -38,20 +37,22 @@ def sweep_status_line(sweep_id: int, p: SweepProgress) -> str:
     return " · ".join(parts)
 
 
-def run_status_line(running: Sequence[int], waiting: int, parallel: int, last_epochs: Mapping[int, EpochEnded],
-                    metric: str, log_y: bool, steps: bool, narrow: bool) -> str:
+def run_status_line(running: Sequence[int], waiting: int, parallel: int,
+                    last_epochs: Mapping[int, tuple[int, float]], metric: str, log_y: bool, steps: bool,
+                    narrow: bool) -> str:
     """`running #1, #4  ·  2 at once  ·  1 queued  ·  #1 epoch 3 val_loss 0.31  ·  plot loss (log)`.
 
-    `running` is every trial training now (by hand or by a sweep), `waiting` the trials started by
-    hand that wait for a slot, `last_epochs` the latest epoch of the running trials that have one.
+    `running` is every trial training now (by hand, by a sweep, by another process), `waiting` the
+    trials queued for the supervisor, `last_epochs` the latest (epoch, val_loss) of the running
+    trials that have one.
     """
     parts = [f"running {', '.join(f'#{t}' for t in running)}" if running else "idle", f"{parallel} at once"]
     if waiting:
         parts.append(f"{waiting} queued")
     for trial_id in running:
-        e = last_epochs.get(trial_id)
-        if e is not None:
-            parts.append(f"#{trial_id} epoch {e.epoch} val_loss {e.val_loss:.4g}")
+        last = last_epochs.get(trial_id)
+        if last is not None:
+            parts.append(f"#{trial_id} epoch {last[0]} val_loss {last[1]:.4g}")
     parts.append(f"plot {metric}{' (log)' if log_y else ''}{' steps' if steps else ''}")
     if narrow:
         parts.append("F2 form")

@@ -158,16 +158,17 @@ class TrialPool:
             if job is None:
                 return False
             self._waiting.remove(job)
-        self._end_unstarted(job, reason or "cancelled before it started")
+        self._end_unstarted(job, reason or "cancelled before it started", state)
         return True
 
-    def cancel_lane(self, lane: str | None, reason: str | None = None) -> None:
+    def cancel_lane(self, lane: str | None, reason: str | None = None,
+                    state: TrialState = TrialState.CANCELLED) -> None:
         """Cancel every waiting and running trial of one lane (None: of every lane)."""
         for trial_id in self.waiting_ids(lane) + self.running_ids(lane):
-            self.cancel(trial_id, reason)
+            self.cancel(trial_id, reason, state)
 
-    def cancel_all(self, reason: str | None = None) -> None:
-        self.cancel_lane(None, reason)
+    def cancel_all(self, reason: str | None = None, state: TrialState = TrialState.CANCELLED) -> None:
+        self.cancel_lane(None, reason, state)
 
     def waiting_ids(self, lane: str | None = MANUAL) -> list[int]:
         """Trials queued in a lane (None: in any), oldest first."""
@@ -194,12 +195,14 @@ class TrialPool:
         """Called with the lock held."""
         return not (self._waiting or self._running or self._workers)
 
-    def shutdown(self, reason: str = "stopped: tunedeck quit", *, wait: float = 2.0) -> None:
-        """Cancel everything, wait up to `wait` seconds for the trials to record how they ended (each
-        stops within a batch), then stop the executor, whose children are killed if they still run."""
+    def shutdown(self, reason: str = "stopped: tunedeck quit", *, wait: float = 2.0,
+                 state: TrialState = TrialState.CANCELLED) -> None:
+        """Cancel everything (recorded in `state`), wait up to `wait` seconds for the trials to record how
+        they ended (each stops within a batch), then stop the executor, whose children are killed if
+        they still run."""
         with self._lock:
             self._closed = True
-        self.cancel_all(reason)
+        self.cancel_all(reason, state)
         if wait > 0:
             self.wait_idle(wait)
         self.executor.shutdown()
@@ -260,9 +263,11 @@ class TrialPool:
         self._deliver(job, [finished])
         return finished
 
-    def _end_unstarted(self, job: _Job, reason: str) -> None:
-        self.store.mark_finished(job.trial_id, TrialState.CANCELLED, reason)
-        finished = TrialFinished(TrialState.CANCELLED, reason, Summary(), 0.0)
+    def _end_unstarted(self, job: _Job, reason: str, state: TrialState = TrialState.CANCELLED) -> None:
+        if state is TrialState.PRUNED:  # only a trial that ran can be judged
+            state = TrialState.CANCELLED
+        self.store.mark_finished(job.trial_id, state, reason)
+        finished = TrialFinished(state, reason, Summary(), 0.0)
         self._deliver(job, [finished])
         if job.on_done is not None:
             job.on_done(job.trial_id, finished, False)

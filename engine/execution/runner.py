@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 
 from engine.config.groups import Config
+from engine.errors import StoreError
 from engine.events import Event, TrialFinished, TrialStarted
 from engine.states import TrialState
 from engine.store import Store
+from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.tasks.base import TaskData
 from engine.training.environment import environment
 from engine.training.loop import Setup, train
@@ -37,16 +40,19 @@ class TrialRun:
         self.finished: TrialFinished | None = None
 
     def __iter__(self) -> Iterator[Event]:
+        beating = threading.Event()
         try:
             for event in train(self.config, self.cancel, self.data, self.setup):
                 if isinstance(event, TrialStarted):
                     self.store.start_trial(self.trial_id, event, environment(event.device))
+                    _start_heartbeat(self.store, self.trial_id, beating)
                 else:
                     self.store.record(self.trial_id, event)
                 if isinstance(event, TrialFinished):
                     self.finished = event
                 yield event
         finally:
+            beating.set()
             if self.finished is None:
                 self.store.mark_finished(self.trial_id, TrialState.CANCELLED,
                                          "stopped before the trial finished (its runner was interrupted)")
@@ -54,3 +60,14 @@ class TrialRun:
     def stop(self) -> None:
         """Ask the loop to end within one batch; the trial ends as cancelled."""
         self.cancel.set()
+
+
+def _start_heartbeat(store: Store, trial_id: int, done: threading.Event) -> None:
+    """Renew the trial's heartbeat every few seconds until `done`, from a thread of its own, so that
+    a long epoch is not taken for a dead trainer by a reader on another host."""
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            with suppress(StoreError):  # a busy or closed store: the next beat tries again
+                store.beat(trial_id)
+
+    threading.Thread(target=beat, daemon=True, name=f"tunedeck-heartbeat-{trial_id}").start()

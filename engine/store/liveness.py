@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import os
 
+# A running trial's trainer (and a sweep's supervising process) renews its heartbeat this often; a
+# row from another host whose heartbeat is older than STALE_SECONDS is taken for dead.
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 60.0
+
 
 def process_token(pid: int | str = "self") -> str:
     """The kernel's start time of a process; empty where /proc is not available (the pid is trusted)."""

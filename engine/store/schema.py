@@ -14,7 +14,7 @@ from typing import Any
 from engine.errors import StoreError
 from engine.states import TrialState
 
-SCHEMA_VERSION = 2  # 2 added the sweeps table; a version-1 store gains it when opened
+SCHEMA_VERSION = 3  # 2 added the sweeps table; 3 heartbeats, change counters, commands, the supervisor row
 APP_NAME = "tunedeck"
 EPOCH_METRICS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
 STEP_METRIC = "step_loss"
@@ -47,7 +47,12 @@ TRIAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("test_acc", "REAL"),
     ("epochs_run", "INTEGER NOT NULL DEFAULT 0"),
     ("steps", "INTEGER NOT NULL DEFAULT 0"),
+    ("owner", "TEXT NOT NULL DEFAULT ''"),  # 'supervisor': queued for, or run by, the store's supervisor
+    ("heartbeat", "REAL"),  # the trainer's last sign of life (every few seconds while it runs)
+    ("rev", "INTEGER NOT NULL DEFAULT 0"),  # the store-wide change counter when the row last changed
 )
+# Every column but the counter itself and the heartbeat (which changes nothing a reader shows).
+WATCHED_COLUMNS = tuple(n for n, _ in TRIAL_COLUMNS if n not in ("id", "rev", "heartbeat"))
 
 SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -62,8 +67,30 @@ SWEEP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pid", "INTEGER"),
     ("proc_start", "TEXT NOT NULL DEFAULT ''"),
     ("hostname", "TEXT NOT NULL DEFAULT ''"),
+    ("heartbeat", "REAL"),
 )
 SWEEPS_DDL = "CREATE TABLE IF NOT EXISTS sweeps (" + ", ".join(f"{n} {t}" for n, t in SWEEP_COLUMNS) + ")"
+
+# Clients (the cockpit, the CLI) ask the store's supervisor to act by adding a row here; it polls.
+COMMANDS_DDL = ("CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
+                "args_json TEXT NOT NULL, created_at REAL NOT NULL, done_at REAL, result TEXT)")
+# The one supervisor of this store says who and where it is, and keeps the user's parallelism.
+SUPERVISOR_DDL = ("CREATE TABLE IF NOT EXISTS supervisor (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, "
+                  "proc_start TEXT NOT NULL DEFAULT '', hostname TEXT NOT NULL DEFAULT '', started_at REAL, "
+                  "heartbeat REAL, stopped_at REAL, parallel INTEGER NOT NULL DEFAULT 1, idle_exit REAL)")
+# `rev` is one counter for the whole table: a reader asks for `rev > last seen` and gets exactly the
+# rows changed since, whoever changed them, without re-reading the others (writers are serialised
+# by IMMEDIATE transactions, so the counter only grows).
+_NEXT_REV = "(SELECT COALESCE(MAX(rev), 0) + 1 FROM trials)"
+CHANGE_DDL = (
+    "CREATE INDEX IF NOT EXISTS trials_rev ON trials(rev)",
+    "CREATE INDEX IF NOT EXISTS trials_state ON trials(state)",
+    "CREATE INDEX IF NOT EXISTS trials_sweep ON trials(sweep_id)",
+    f"CREATE TRIGGER IF NOT EXISTS trials_rev_insert AFTER INSERT ON trials BEGIN "
+    f"UPDATE trials SET rev = {_NEXT_REV} WHERE id = NEW.id; END",
+    f"CREATE TRIGGER IF NOT EXISTS trials_rev_update AFTER UPDATE OF {', '.join(WATCHED_COLUMNS)} ON trials "
+    f"BEGIN UPDATE trials SET rev = {_NEXT_REV} WHERE id = NEW.id; END",
+)
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -73,6 +100,9 @@ DDL = (
     "epoch INTEGER NOT NULL, step INTEGER NOT NULL, metric TEXT NOT NULL, value REAL)",
     "CREATE INDEX IF NOT EXISTS metrics_trial ON metrics(trial_id, step)",
     SWEEPS_DDL,
+    COMMANDS_DDL,
+    SUPERVISOR_DDL,
+    *CHANGE_DDL,
 )
 
 
@@ -107,6 +137,8 @@ class TrialRecord:
     test_acc: float | None
     epochs_run: int
     steps: int
+    owner: str = ""
+    heartbeat: float | None = None
 
 
 def prepare(conn: sqlite3.Connection, path: str) -> bool:
@@ -142,9 +174,17 @@ def prepare(conn: sqlite3.Connection, path: str) -> bool:
 
 
 def _upgrade(conn: sqlite3.Connection, version: int) -> None:
-    """Bring an older store up to this version, in the caller's transaction; nothing is rewritten."""
+    """Bring an older store up to this version, in the caller's transaction; no row is lost."""
     if version < 2:
         conn.execute(SWEEPS_DDL)
+    if version < 3:
+        for name, kind in TRIAL_COLUMNS[-3:]:
+            conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
+        if version == 2:  # a version-1 store's sweeps table was just made with every column
+            conn.execute(f"ALTER TABLE sweeps ADD COLUMN {SWEEP_COLUMNS[-1][0]} {SWEEP_COLUMNS[-1][1]}")
+        conn.execute("UPDATE trials SET rev = id")
+        for statement in (COMMANDS_DDL, SUPERVISOR_DDL, *CHANGE_DDL):
+            conn.execute(statement)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
@@ -178,5 +218,6 @@ def record_from_row(row: sqlite3.Row, path: str) -> TrialRecord:
         run_info=_load_json(data["run_info_json"]), problem=data["problem"], n_params=data["n_params"],
         device=data["device"], best_epoch=data["best_epoch"], best_val_loss=data["best_val_loss"],
         best_val_acc=data["best_val_acc"], test_loss=data["test_loss"], test_acc=data["test_acc"],
-        epochs_run=data["epochs_run"] or 0, steps=data["steps"] or 0,
+        epochs_run=data["epochs_run"] or 0, steps=data["steps"] or 0, owner=data.get("owner") or "",
+        heartbeat=data.get("heartbeat"),
     )

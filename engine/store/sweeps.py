@@ -56,26 +56,55 @@ class SweepRecords:
     _where: str
     _hostname: str
 
-    def create_sweep(self, name: str, spec: dict[str, Any], base: dict[str, Any], planned: int) -> int:
-
+    def create_sweep(self, name: str, spec: dict[str, Any], base: dict[str, Any], planned: int, *,
+                     for_supervisor: bool = False) -> int:
+        """Store a sweep, supervised by this process, or (`for_supervisor`) waiting for the store's
+        supervisor to claim it: no process holds it until then."""
+        held = (os.getpid(), process_token(), self._hostname) if not for_supervisor else (None, "", "")
         with self._write() as conn:
             cur = conn.execute(
-                "INSERT INTO sweeps (name, state, spec_json, base_json, planned, created_at, pid, proc_start, "
-                "hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, SweepState.RUNNING.value, dump_json(spec), dump_json(base), planned, time.time(), os.getpid(),
-                 process_token(), self._hostname))
+                "INSERT INTO sweeps (name, state, spec_json, base_json, planned, created_at, heartbeat, pid, "
+                "proc_start, hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, SweepState.RUNNING.value, dump_json(spec), dump_json(base), planned, time.time(), time.time(),
+                 *held))
             assert cur.lastrowid is not None  # an INSERT always sets it
             return cur.lastrowid
 
-    def reclaim_sweep(self, sweep_id: int) -> None:
-        """A stopped or interrupted sweep runs again, supervised by this process."""
-
+    def reclaim_sweep(self, sweep_id: int) -> bool:
+        """Take a sweep to run it in this process: a stopped or interrupted one, or one queued for the
+        supervisor. One conditional update, so that of two processes resuming one sweep at once exactly
+        one wins; False for the other (or when the sweep is running, completed or unknown)."""
         with self._write() as conn:
             cur = conn.execute(
-                "UPDATE sweeps SET state = ?, reason = NULL, finished_at = NULL, pid = ?, proc_start = ?, "
-                "hostname = ? WHERE id = ?", (SweepState.RUNNING.value, os.getpid(), process_token(), self._hostname, sweep_id))
-            if cur.rowcount == 0:
-                raise StoreError(f"no sweep with id {sweep_id} in {self._where}")
+                "UPDATE sweeps SET state = ?, reason = NULL, finished_at = NULL, heartbeat = ?, pid = ?, "
+                "proc_start = ?, hostname = ? WHERE id = ? AND (state IN (?, ?) OR (state = ? AND pid IS NULL))",
+                (SweepState.RUNNING.value, time.time(), os.getpid(), process_token(), self._hostname, sweep_id,
+                 SweepState.STOPPED.value, SweepState.INTERRUPTED.value, SweepState.RUNNING.value))
+            return cur.rowcount == 1
+
+    def request_resume(self, sweep_id: int, spec: dict[str, Any] | None = None) -> bool:
+        """Queue a stopped or interrupted sweep for the store's supervisor (with a changed spec, say a
+        new parallelism); the same conditional update as `reclaim_sweep`. False: it cannot be resumed."""
+        with self._write() as conn:
+            sets, params = "", []
+            if spec is not None:
+                sets, params = ", spec_json = ?", [dump_json(spec)]
+            cur = conn.execute(
+                f"UPDATE sweeps SET state = ?, reason = NULL, finished_at = NULL, pid = NULL, proc_start = '', "
+                f"hostname = ''{sets} WHERE id = ? AND state IN (?, ?)",
+                (SweepState.RUNNING.value, *params, sweep_id, SweepState.STOPPED.value, SweepState.INTERRUPTED.value))
+            return cur.rowcount == 1
+
+    def unclaimed_sweeps(self) -> list[int]:
+        """Sweeps queued for the supervisor (new or resumed) that no process holds yet."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT id FROM sweeps WHERE state = ? AND pid IS NULL ORDER BY id",
+                                (SweepState.RUNNING.value,)).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def beat_sweep(self, sweep_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE sweeps SET heartbeat = ? WHERE id = ?", (time.time(), sweep_id))
 
     def set_sweep_state(self, sweep_id: int, state: SweepState, reason: str | None = None) -> None:
         """Record a sweep's state; an ending state also records when it ended."""
@@ -106,16 +135,6 @@ class SweepRecords:
                     "SELECT sweep_id, state, COUNT(*) FROM trials WHERE sweep_id IS NOT NULL GROUP BY sweep_id, state"):
                 counts.setdefault(sweep_id, {})[state] = n
         return [_record(row, counts.get(row["id"], {})) for row in rows]
-
-    def _recover_sweeps(self, conn: sqlite3.Connection, alive: Callable[[int, str], bool]) -> None:
-        """Sweeps of this host whose supervising process is gone ended as interrupted."""
-        rows = conn.execute("SELECT id, pid, proc_start FROM sweeps WHERE state IN (?, ?) AND hostname = ?",
-                            (SweepState.RUNNING.value, SweepState.PAUSED.value, self._hostname)).fetchall()
-        for row in rows:
-            if row["pid"] is not None and not alive(row["pid"], row["proc_start"] or ""):
-                conn.execute("UPDATE sweeps SET state = ?, reason = ?, finished_at = ? WHERE id = ?",
-                             (SweepState.INTERRUPTED.value, f"process {row['pid']} on {self._hostname} ended while the sweep ran",
-                              time.time(), row["id"]))
 
 
 def _record(row: sqlite3.Row, counts: dict[str, int]) -> SweepRecord:

@@ -12,7 +12,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import StoreError
 from engine.events import SUMMARY_COLUMNS, EpochEnded, Event, StepLoss, TrialFinished, TrialStarted
 from engine.states import TrialState
-from engine.store.liveness import process_alive, process_token
+from engine.store.changes import StoreChanges
+from engine.store.commands import SupervisorRecords
+from engine.store.liveness import process_token
+from engine.store.recovery import SUPERVISOR, recover
 from engine.store.schema import (
     EPOCH_METRICS,
     STEP_METRIC,
@@ -37,15 +40,17 @@ if TYPE_CHECKING:
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-class Store(SweepRecords):
+class Store(SweepRecords, StoreChanges, SupervisorRecords):
     """An open trial store; use it as a context manager or call `close()`.
 
     One connection is shared by the threads of a process (the UI thread reads while a worker
-    writes), serialised by a lock.
+    writes), serialised by a lock. `owner` tags the trials this process creates ('supervisor' in
+    the store's supervisor, so that `tunedeck status` can tell its trials from a foreground run's).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, owner: str = "") -> None:
         self.path = Path(path)
+        self.owner = owner
         self._where = str(self.path)
         self._lock = threading.Lock()
         self._steps: dict[int, list[tuple[int, int, str, float]]] = {}
@@ -86,7 +91,7 @@ class Store(SweepRecords):
             with self._write() as c:
                 self.created = prepare(c, self._where)
                 if not self.created:
-                    self._recover(c)
+                    recover(c, self._hostname)
         except BaseException as exc:
             conn.close()
             self._conn = None
@@ -148,48 +153,63 @@ class Store(SweepRecords):
             return StoreError(f"{self._where}: not a tunedeck store (not an SQLite database)")
         return StoreError(f"{self._where}: {text}")
 
-    def _recover(self, conn: sqlite3.Connection) -> None:
-        """Mark trials of this host whose process is gone as interrupted."""
-        rows = conn.execute(
-            "SELECT id, state, pid, proc_start, epochs_run FROM trials "
-            "WHERE state IN (?, ?) AND hostname = ?",
-            (TrialState.RUNNING.value, TrialState.QUEUED.value, self._hostname),
-        ).fetchall()
-        for row in rows:
-            pid = row["pid"]
-            if pid is None or process_alive(pid, row["proc_start"] or ""):
-                continue
-            if row["state"] == TrialState.QUEUED.value:
-                reason = f"process {pid} on {self._hostname} ended before the trial started"
-            else:
-                epoch = f"last committed epoch {row['epochs_run']}" if row["epochs_run"] else "no epoch committed"
-                reason = f"process {pid} on {self._hostname} ended while the trial ran ({epoch})"
-            conn.execute("UPDATE trials SET state = ?, reason = ? WHERE id = ?",
-                         (TrialState.INTERRUPTED.value, reason, row["id"]))
-        self._recover_sweeps(conn, process_alive)
+    def create_trial(self, config: Config, *, sweep_id: int | None = None, for_supervisor: bool = False) -> int:
+        """Record a trial before it runs, so that a queue survives a restart of the UI.
 
-    def create_trial(self, config: Config, *, sweep_id: int | None = None) -> int:
-        """Record a trial before it runs, so that a queue survives a restart of the UI."""
+        `for_supervisor`: queue it for the store's supervisor, which claims it (`claim_trial`); until
+        then no process holds it, so a crash of the client loses nothing.
+        """
+        owner, held = (SUPERVISOR, False) if for_supervisor else (self.owner, True)
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO trials (name, state, task, config_json, sweep_id, created_at, pid, proc_start, "
-                "hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "hostname, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (config.name or config.task.name, TrialState.QUEUED.value, config.task.name,
-                 dump_json(config.to_dict()), sweep_id, time.time(), os.getpid(), process_token(),
-                 self._hostname),
+                 dump_json(config.to_dict()), sweep_id, time.time(), os.getpid() if held else None,
+                 process_token() if held else "", self._hostname if held else "", owner),
             )
             assert cur.lastrowid is not None  # an INSERT always sets it
             return cur.lastrowid
+
+    def unclaimed_trials(self) -> list[TrialRecord]:
+        """Trials queued for the supervisor that no process holds yet, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM trials WHERE state = ? AND owner = ? AND pid IS NULL ORDER BY id",
+                                (TrialState.QUEUED.value, SUPERVISOR)).fetchall()
+        return [record_from_row(row, self._where) for row in rows]
+
+    def claim_trial(self, trial_id: int) -> bool:
+        """Take a queued trial for this process: one conditional update, so two claimants never both win."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE trials SET pid = ?, proc_start = ?, hostname = ?, heartbeat = ? "
+                               "WHERE id = ? AND state = ? AND pid IS NULL",
+                               (os.getpid(), process_token(), self._hostname, time.time(), trial_id,
+                                TrialState.QUEUED.value))
+            return cur.rowcount == 1
+
+    def cancel_unclaimed(self, trial_id: int, reason: str) -> bool:
+        """Cancel a queued trial that no process holds yet (no supervisor needed); False: it is held or over."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE trials SET state = ?, reason = ?, finished_at = ? "
+                               "WHERE id = ? AND state = ? AND pid IS NULL",
+                               (TrialState.CANCELLED.value, reason, time.time(), trial_id, TrialState.QUEUED.value))
+            return cur.rowcount == 1
+
+    def beat(self, trial_id: int) -> None:
+        """The trainer of this trial is alive (what recovery goes by when the pid means nothing here)."""
+        with self._write() as conn:
+            conn.execute("UPDATE trials SET heartbeat = ? WHERE id = ?", (time.time(), trial_id))
 
     def start_trial(self, trial_id: int, started: TrialStarted, env: dict[str, Any]) -> None:
         """Claim the trial for this process: its pid and start token are what recovery checks."""
         run_info = {f.name: getattr(started, f.name) for f in dataclasses.fields(started)
                     if f.name not in ("device", "n_params", "problem")}
         with self._write() as conn:
+            now = time.time()
             cur = conn.execute(
-                "UPDATE trials SET state = ?, started_at = ?, pid = ?, proc_start = ?, hostname = ?, "
+                "UPDATE trials SET state = ?, started_at = ?, heartbeat = ?, pid = ?, proc_start = ?, hostname = ?, "
                 "env_json = ?, run_info_json = ?, problem = ?, n_params = ?, device = ? WHERE id = ?",
-                (TrialState.RUNNING.value, time.time(), os.getpid(), process_token(), self._hostname,
+                (TrialState.RUNNING.value, now, now, os.getpid(), process_token(), self._hostname,
                  dump_json(env), dump_json(run_info), started.problem, started.n_params, started.device,
                  trial_id),
             )
@@ -281,13 +301,24 @@ class Store(SweepRecords):
             raise StoreError(f"no trial with id {trial_id} in {self._where}")
         return record_from_row(row, self._where)
 
-    def trials(self, *, sweep_id: int | None = None) -> list[TrialRecord]:
-        """Every trial (or a sweep's) in id order, which is creation order: the table's natural order."""
+    def trials(self, *, sweep_id: int | None = None, states: Iterable[TrialState] | None = None) -> list[TrialRecord]:
+        """Every trial (or a sweep's, or those in `states`) in id order, which is creation order: the
+        table's natural order. `states` reads through an index: asking for the unfinished trials of a
+        store of 100,000 reads those few rows."""
+        where: list[str] = []
+        params: list[int | str] = []
+        if sweep_id is not None:
+            where.append("sweep_id = ?")
+            params.append(sweep_id)
+        if states is not None:
+            values = [TrialState(s).value for s in states]
+            if not values:
+                return []
+            where.append(f"state IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+        query = "SELECT * FROM trials" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
         with self._read() as conn:
-            if sweep_id is None:
-                rows = conn.execute("SELECT * FROM trials ORDER BY id").fetchall()
-            else:
-                rows = conn.execute("SELECT * FROM trials WHERE sweep_id = ? ORDER BY id", (sweep_id,)).fetchall()
+            rows = conn.execute(query, params).fetchall()
         return [record_from_row(row, self._where) for row in rows]
 
     def history(self, trial_ids: list[int] | None = None, *,

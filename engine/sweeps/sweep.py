@@ -11,6 +11,7 @@ whose executor breaks stops the sweep, saying why.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from engine.errors import ConfigError, TunedeckError
 from engine.events import EpochEnded, Event, Summary, TrialFinished
 from engine.execution.pool import TrialPool
 from engine.states import SweepState, TrialState
+from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.store.sweeps import SweepRecord
 from engine.store.trials import Store
 from engine.sweeps.sampler import PastTrial, Search, epoch_metric
@@ -45,6 +47,21 @@ def _past_trials(store: Store, sweep_id: int, spec: SearchSpec) -> list[tuple[in
         values = epochs.get(t.id, {})
         past.append((t.id, PastTrial(updates, t.state, best_value(values, spec.direction), values)))
     return past
+
+
+def outcome(state: TrialState) -> str:
+    """Which of a sweep's counts an ended trial adds to: completed, pruned, failed or cancelled (the
+    last also for interrupted ones: both run again when the sweep is resumed)."""
+    if state == TrialState.PRUNED:
+        return "pruned"
+    if state.has_results:
+        return "completed"
+    return "cancelled" if state.is_lost else "failed"
+
+
+def sweep_name(base: Config, spec: SearchSpec) -> str:
+    """The name a sweep gets unless its [search] table names it: the base's name and the strategy."""
+    return spec.name or f"{base.name or base.task.name}-{spec.strategy}"
 
 
 @dataclass(frozen=True)
@@ -75,11 +92,13 @@ class Sweep:
         past = _past_trials(store, resuming.id, self.spec) if resuming else []
         self.search = Search(self.spec, [p for _, p in past])
         if resuming is None:
-            self.name = self.spec.name or f"{base.name or base.task.name}-{self.spec.strategy}"
+            self.name = sweep_name(base, self.spec)
             self.id = store.create_sweep(self.name, self.spec.to_dict(), base.to_dict(), self.spec.planned)
         else:
             self.name, self.id = resuming.name, resuming.id
-            store.reclaim_sweep(self.id)
+            if not store.reclaim_sweep(self.id):
+                raise SweepError(f"sweep {self.id} ({self.name}) was just taken by another process; "
+                                 "it runs there (see `tunedeck sweeps`)")
         self.lane = f"sweep-{self.id}"
         self._cond = threading.Condition()
         self._paused = False
@@ -107,7 +126,7 @@ class Sweep:
         record = store.sweep(sweep_id)
         if record.state == SweepState.COMPLETED:
             raise SweepError(f"sweep {sweep_id} ({record.name}) has already completed: {record.reason}")
-        if record.state.is_active:
+        if record.state.is_active and record.pid is not None:
             raise SweepError(f"sweep {sweep_id} ({record.name}) is still {record.state.value} in process "
                              f"{record.pid}; stop it there first")
         try:
@@ -133,9 +152,13 @@ class Sweep:
         self.pool.open_lane(self.lane, self.spec.parallel)
         try:
             self._feed()
+            beat = time.monotonic()
             with self._cond:
                 while not self._over():
                     self._cond.wait(0.2)
+                    if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                        beat = time.monotonic()
+                        self._beat()
         except KeyboardInterrupt:
             # The first Ctrl+C stops the sweep and waits for the running trials to end within a batch;
             # a second one (here, or after the caller's handler stopped it: `tunedeck sweep`) stops waiting.
@@ -152,6 +175,13 @@ class Sweep:
         finally:
             self.pool.close_lane(self.lane)
         return self._finish()
+
+    def _beat(self) -> None:
+        """Renew the sweep's heartbeat (what a reader on another host goes by); a store hiccup must not end it."""
+        try:
+            self.store.beat_sweep(self.id)
+        except TunedeckError:
+            pass
 
     def _over(self) -> bool:
         """Called with the lock held: nothing runs and nothing more will start."""
@@ -271,9 +301,7 @@ class Sweep:
 
     def _count(self, trial_id: int | None, state: TrialState, seconds: float, value: float | None = None) -> None:
         with self._cond:
-            key = ("pruned" if state == TrialState.PRUNED else "completed" if state.has_results
-                   else "cancelled" if state.is_lost else "failed")
-            self._counts[key] += 1
+            self._counts[outcome(state)] += 1
             self._durations.append(seconds)
             if trial_id is not None and state.scores and value is not None:
                 self.values[trial_id] = value

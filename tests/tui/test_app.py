@@ -15,23 +15,24 @@ from textual.widgets import Input, Static
 from engine.config.groups import Config
 from engine.config.presets import load_preset
 from engine.events import TrialFinished, TrialState
-from engine.execution.executors import Judge, Sink, ThreadExecutor
+from engine.execution.executors import Judge, Sink
 from engine.store import Store
 from engine.tables.export import FORMATS, read_export
 from engine.tables.frames import TRIAL_SCHEMA
 from tests.tui.scripted import scripted_store
+from tests.tui.supervised import supervised_app
 from tui.app import TunedeckApp
 from tui.screens.cockpit import CockpitScreen
-from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
+from tui.screens.quit_dialog import QuitScreen
 
 FAST = {"optim.max_epochs": 4, "task.n_samples": 300, "run.device": "cpu"}
 
 
 def app_on(store: Store, **updates: object) -> TunedeckApp:
     config = load_preset("toy2d-mlp").with_updates({**FAST, **updates})
-    return TunedeckApp(config, store, ThreadExecutor())
+    return supervised_app(config, store)
 
 
 def drive(app: TunedeckApp, script: Callable[[Pilot], Awaitable[None]], size: tuple[int, int] = (120, 36)) -> None:
@@ -101,7 +102,7 @@ def test_stopping_a_running_trial_records_it_cancelled(tmp_path: Path) -> None:
 
     async def script(pilot: Pilot) -> None:
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: bool(app.cockpit.live.running()) and app.cockpit.live.get(1).epochs)
+        await until(pilot, lambda: bool(app.cockpit.live.running()) and app.cockpit.live.get(1).last("val_loss"))
         await pilot.press("ctrl+x")
         await until(pilot, lambda: store.trial(1).state is TrialState.CANCELLED)
         assert "cancelled by the user" in store.trial(1).reason
@@ -118,7 +119,7 @@ def test_a_key_is_handled_while_a_trial_runs_and_the_trial_keeps_training(tmp_pa
 
     def epochs() -> int:
         live = app.cockpit.live.get(1)
-        return len(live.epochs) if live is not None else 0
+        return len(live.metric("val_loss")[0]) if live is not None else 0
 
     async def script(pilot: Pilot) -> None:
         app.cockpit.table.focus()
@@ -133,7 +134,7 @@ def test_a_key_is_handled_while_a_trial_runs_and_the_trial_keeps_training(tmp_pa
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.cockpit, 30)
-        assert store.count() == 1 and app.pool.running_ids() == [1]
+        assert store.count() == 1 and app.services.running() == [1]
         assert store.trial(1).state is TrialState.RUNNING
         await pilot.press("ctrl+x")
         await until(pilot, lambda: store.trial(1).state.is_finished)
@@ -159,7 +160,7 @@ class BrokenExecutor:
 def test_a_trial_whose_executor_raises_is_failed_and_the_cockpit_keeps_working(tmp_path: Path) -> None:
     store = Store(tmp_path / "t.db")
     executor = BrokenExecutor()
-    app = TunedeckApp(load_preset("toy2d-mlp").with_updates(FAST), store, executor)
+    app = supervised_app(load_preset("toy2d-mlp").with_updates(FAST), store, executor)
 
     def states() -> list[str]:
         return sorted(app.cockpit.table.current_view()["state"].to_list())
@@ -169,12 +170,12 @@ def test_a_trial_whose_executor_raises_is_failed_and_the_cockpit_keeps_working(t
         await until(pilot, lambda: store.count() == 1 and store.trial(1).state is TrialState.FAILED, 30)
         assert "boom" in (store.trial(1).reason or "")
         await until(pilot, lambda: states() == ["failed"], 10)
-        assert app.cockpit.live.get(1).state is TrialState.FAILED
+        assert app.cockpit.live.get(1) is None  # not running: drawn from the store
         await pilot.press("ctrl+r")  # not stuck: a second trial starts, and fails the same way
         await until(pilot, lambda: states() == ["failed", "failed"], 30)
         assert [t.state for t in store.trials()] == [TrialState.FAILED, TrialState.FAILED]
         assert all("boom" in (t.reason or "") for t in store.trials())
-        assert executor.runs == 2 and not app.pool.busy
+        assert executor.runs == 2 and not app.services.busy
         status = app.cockpit.query_one("#status", Static)
         await until(pilot, lambda: str(status.render()).startswith("idle"), 10)
 
@@ -197,22 +198,43 @@ def test_keys_pressed_while_the_cockpit_is_built_do_not_crash(tmp_path: Path) ->
     asyncio.run(main())
 
 
-def test_quitting_while_a_trial_runs_asks_then_stops_it_and_exits(tmp_path: Path) -> None:
+def test_quitting_while_a_trial_runs_asks_and_stop_them_cancels_it(tmp_path: Path) -> None:
     store = Store(tmp_path / "t.db")
     app = app_on(store, **{"optim.max_epochs": 100000, "early_stop.patience": 0})
 
     async def script(pilot: Pilot) -> None:
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: app.cockpit.live.get(1) is not None and app.cockpit.live.get(1).epochs)
+        await until(pilot, lambda: app.cockpit.live.get(1) is not None and app.cockpit.live.get(1).last("val_loss"))
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10)
-        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen), 10)
+        await pilot.press("s")
         # The exit waits (on a timer, the UI still drawing) until the trial has recorded its end.
         await until(pilot, lambda: app.return_code is not None or store.trial(1).state.is_finished, 60)
 
     drive(app, script)
     assert store.trial(1).state is TrialState.CANCELLED
     assert "quit" in (store.trial(1).reason or "")
+
+
+def test_quitting_and_keeping_the_trial_running_leaves_it_training_to_its_end(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    app = app_on(store, **{"optim.max_epochs": 8000, "early_stop.patience": 0})
+
+    async def script(pilot: Pilot) -> None:
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: store.count() == 1 and store.trial(1).epochs_run >= 1)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen), 10)
+        await pilot.press("enter")  # the default: keep running
+
+    drive(app, script)
+    assert store.trial(1).state is TrialState.RUNNING  # the app is gone; its supervisor is not
+    deadline = time.monotonic() + 90
+    while not store.trial(1).state.is_finished and time.monotonic() < deadline:
+        time.sleep(0.1)
+    record = store.trial(1)
+    assert record.state is TrialState.COMPLETED and record.epochs_run == 8000
+    assert [e["epoch"] for e in store.epochs(1)] == list(range(1, 8001))
 
 
 def test_sort_by_a_metric_column_failures_last(tmp_path: Path) -> None:
@@ -366,13 +388,13 @@ def test_queued_trials_wait_and_more_at_once_starts_them(tmp_path: Path) -> None
     async def script(pilot: Pilot) -> None:
         app.cockpit.table.focus()
         await pilot.press("ctrl+r", "ctrl+r")
-        await until(pilot, lambda: app.pool.running_ids() == [1])
-        assert app.pool.waiting_ids() == [2] and store.trial(2).state is TrialState.QUEUED
+        await until(pilot, lambda: app.services.running() == [1])
+        assert app.services.queued() == [2] and store.trial(2).state is TrialState.QUEUED
         await pilot.press("plus")
-        await until(pilot, lambda: sorted(app.pool.running_ids()) == [1, 2])
-        assert app.pool.parallel == 2
+        await until(pilot, lambda: app.services.running() == [1, 2])
+        assert app.services.parallel == 2 and store.supervisor_row().parallel == 2
         for trial_id in (1, 2):
-            app.pool.cancel(trial_id)
+            app.client.cancel(trial_id)
         await until(pilot, lambda: all(r.state is TrialState.CANCELLED for r in store.trials()))
 
     drive(app, script)

@@ -8,8 +8,8 @@ from pathlib import Path
 from textual.binding import Binding
 
 from engine.config.presets import load_preset
-from engine.execution.executors import ThreadExecutor
 from engine.store import Store
+from tests.tui.supervised import supervised_app
 from tui.app import TunedeckApp
 from tui.cockpit_keys import COCKPIT_BINDINGS, KEY_GROUPS, palette_entries
 from tui.screens.cockpit import CockpitScreen
@@ -88,7 +88,7 @@ def test_the_palette_offers_each_cockpit_key_and_runs_it_on_the_cockpit(tmp_path
     assert {action for _, _, action in entries} == cockpit_actions
     assert all(title.split(": ")[0] in KEY_GROUPS for title, _, _ in entries)
     assert len({title for title, _, _ in entries}) == len(entries)  # each found by its own name
-    app = TunedeckApp(load_preset("toy2d-mlp"), Store(tmp_path / "t.db"), ThreadExecutor())
+    app = supervised_app(load_preset("toy2d-mlp"), Store(tmp_path / "t.db"))
 
     async def main() -> None:
         async with app.run_test(size=(120, 36)) as pilot:

@@ -10,13 +10,13 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from engine.config.presets import load_preset
-from engine.execution.executors import ThreadExecutor
 from tests.tui.scripted import scripted_store
+from tests.tui.supervised import supervised_app
 from tui.app import TunedeckApp
 
 
 def cockpit(tmp_path: Path) -> TunedeckApp:
-    return TunedeckApp(load_preset("toy2d-mlp"), scripted_store(tmp_path / "t.db"), ThreadExecutor())
+    return supervised_app(load_preset("toy2d-mlp"), scripted_store(tmp_path / "t.db"))
 
 
 async def settle(pilot: Pilot) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from engine.events import EpochEnded
 from engine.states import SweepState, TrialState
 from engine.sweeps.sweep import SweepProgress
 from tui.status_text import run_status_line, sweep_status_line
@@ -31,8 +30,7 @@ def test_a_paused_sweep_says_how_to_resume_and_an_ended_one_its_state() -> None:
 
 
 def test_the_run_line_lists_the_running_trials_their_epochs_and_the_plot() -> None:
-    epoch = EpochEnded(3, 33, 0.5, 0.3125, 0.9, 0.01, 0.02, improved=True)
-    line = run_status_line([1, 4], 2, 2, {1: epoch}, "loss", True, False, narrow=True)
+    line = run_status_line([1, 4], 2, 2, {1: (3, 0.3125)}, "loss", True, False, narrow=True)
     assert line == "running #1, #4  ·  2 at once  ·  2 queued  ·  #1 epoch 3 val_loss 0.3125  ·  plot loss (log)  ·  F2 form"
     assert run_status_line([], 0, 1, {}, "lr", False, False, narrow=False) == "idle  ·  1 at once  ·  plot lr"
 

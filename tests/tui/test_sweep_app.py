@@ -56,7 +56,7 @@ def test_a_sweep_from_the_dialog_runs_and_the_importance_view_fills(tmp_path: Pa
         await until(pilot, lambda: not isinstance(app.screen, SweepDialog), 10)
         status = app.cockpit.query_one("#sweep-status", Static)
         assert status.has_class("on")
-        await until(pilot, lambda: app.sweeps.sweep is not None and app.sweeps.sweep.state == "completed")
+        await until(pilot, lambda: bool(store.sweeps()) and store.sweeps()[-1].state == "completed")
         await until(pilot, lambda: "5/5 done" in str(status.render()), 10)
         sweep = store.sweeps()[-1]
         assert sweep.state == "completed" and sweep.planned == 5 and sweep.done == 5
@@ -104,7 +104,7 @@ def test_pause_then_stop_a_sweep_from_the_keyboard(tmp_path: Path) -> None:
     async def script(pilot: Pilot) -> None:
         await fill_dialog(pilot, trials="6")
         await pilot.press("ctrl+g")
-        await until(pilot, lambda: bool(app.sweeps.running_ids), 30)
+        await until(pilot, lambda: any(t.sweep_id for t in store.trials() if t.state is TrialState.RUNNING), 30)
         app.cockpit.table.focus()
         await pilot.press("p")
         await until(pilot, lambda: store.sweeps()[-1].state == "paused", 10)

@@ -17,26 +17,21 @@ from pathlib import Path
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
 from engine.config.groups import Config
 from engine.errors import TunedeckError
-from engine.execution.pool import MANUAL
-from engine.states import SweepState
 from engine.sweeps.preset_search import load_preset_with_search
-from engine.sweeps.spec import SearchSpec
 from tui.cockpit_keys import COCKPIT_ACTION_NAMES, COCKPIT_BINDINGS
 from tui.live import LiveTrials
+from tui.screens.cockpit_sweeps import CockpitSweepActions
 from tui.screens.compare import CompareScreen
-from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.export import ExportScreen
 from tui.screens.preset_open import PresetOpenScreen
 from tui.screens.preset_save import PresetSaveScreen
 from tui.screens.sweep_analysis import SweepAnalysisScreen
-from tui.screens.sweep_dialog import SweepDialog
 from tui.services import Services
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.loss_plot import LossPlot
@@ -48,16 +43,9 @@ NARROW_HEIGHT = 30
 DRAIN_SECONDS = 0.25
 
 
-class SweepTrialEnded(Message):
-    """A trial of the live sweep has ended; posted from a pool thread (post_message is thread-safe)."""
-
-    def __init__(self, trial_id: int) -> None:
-        super().__init__()
-        self.trial_id = trial_id
-
-
-class CockpitScreen(Screen[None]):
-    """The workspace: trials started here go to the shared pool, drained events show in the monitor."""
+class CockpitScreen(CockpitSweepActions, Screen[None]):
+    """The workspace: trials and sweeps started here are queued for the store's supervisor; the
+    monitor follows the store, so it shows them (and any other process's) as they train."""
 
     BINDINGS = COCKPIT_BINDINGS
 
@@ -87,6 +75,7 @@ class CockpitScreen(Screen[None]):
         self.form = self.query_one(KnobForm)
         self._start_button = self.query_one("#start", Button)
         self.ready = True
+        self.monitor.take(self.services.follower.poll())  # every stored trial, read once
         self.monitor.refresh_table(force=True)
         self.monitor.update_plot()
         self.monitor.update_status()
@@ -112,16 +101,19 @@ class CockpitScreen(Screen[None]):
 
     def _drain(self) -> None:
         if self.ready and self.is_attached:
-            self.monitor.take(self.services.inbox.drain())
             self.monitor.tick()
+            self._sweep_moved()
 
-    @on(SweepTrialEnded)
-    def _sweep_trial_ended(self) -> None:
-        self.monitor.table_dirty = True
-        self.monitor.update_sweep_status()
+    def _sweep_moved(self) -> None:
+        """The sweep analysis on top follows its sweep as trials end."""
         screen = self.app.screen
-        if isinstance(screen, SweepAnalysisScreen) and screen.sweep_id == self.services.sweeps.last_id:
+        if isinstance(screen, SweepAnalysisScreen) and self.monitor.sweep_changed(screen.sweep_id):
             screen.refresh_results()
+
+    def _wrote(self) -> None:
+        """This process queued or changed something: show it at the next tick, not after the next commit."""
+        self.services.follower.nudge()
+        self.monitor.table_dirty = True
 
     # --- trials ---------------------------------------------------------------------------------
 
@@ -134,43 +126,55 @@ class CockpitScreen(Screen[None]):
             if first:
                 self.form.focus_key(first[0])
             return
-        if self.services.closing:
+        services = self.services
+        if services.closing:
             self.notify("tunedeck is quitting: no new trial starts", severity="warning", timeout=2)
             return
-        pool = self.services.pool
-        busy = len(pool.running_ids(MANUAL)) >= pool.parallel
-        trial_id = pool.submit(config)
-        self.monitor.table_dirty = True
+        busy = len(services.supervised_running()) >= services.parallel
+        try:
+            trial_id = services.client.enqueue(config)
+        except TunedeckError as exc:
+            self.notify(str(exc), title="Cannot start", severity="error")
+            return
+        self._wrote()
         if busy:
-            self.notify(f"trial {trial_id} queued ({len(pool.waiting_ids(MANUAL))} waiting)", timeout=2)
+            self.notify(f"trial {trial_id} queued ({len(services.queued()) + 1} waiting)", timeout=2)
         else:
             self.notify(f"trial {trial_id} started", timeout=2)
         self.monitor.update_status()
 
     def action_parallel(self, change: int) -> None:
-        """How many trials started by hand train at once; raised, waiting ones start now."""
-        pool = self.services.pool
-        pool.set_parallel(max(1, pool.parallel + change))
-        self.notify(f"{pool.parallel} trial(s) at once", timeout=2)
+        """How many queued trials train at once; raised, waiting ones start now."""
+        services = self.services
+        try:
+            services.set_parallel(services.parallel + change)
+        except TunedeckError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"{services.parallel} trial(s) at once", timeout=2)
         self.monitor.update_status()
 
     def action_stop_trial(self) -> None:
-        """The highlighted trial: a sweep's (the sweep goes on), else a manual one; else the newest running."""
+        """The highlighted trial if it runs or waits (a sweep's: the sweep goes on), else the newest running."""
+        services = self.services
         trial_id = self.table.cursor_trial_id
-        if trial_id is not None and self.services.sweeps.cancel_trial(trial_id):
-            self.monitor.table_dirty = True
-            self.notify(f"stopping trial {trial_id}; the sweep goes on (X stops the sweep)", timeout=3)
-            return
-        pool = self.services.pool
-        running = pool.running_ids(MANUAL)
-        if trial_id is None or (trial_id not in running and trial_id not in pool.waiting_ids(MANUAL)):
+        active = set(services.running()) | set(services.queued())
+        if trial_id is None or trial_id not in active:
+            running = services.supervised_running()
             if not running:
                 self.notify("No trial is running", severity="warning", timeout=2)
                 return
             trial_id = running[-1]
-        pool.cancel(trial_id)
-        self.monitor.table_dirty = True
-        self.notify(f"stopping trial {trial_id}", timeout=2)
+        try:
+            said = services.client.cancel(trial_id)
+        except TunedeckError as exc:
+            self.notify(str(exc), title=f"Cannot stop trial {trial_id}", severity="error", timeout=6)
+            return
+        self._wrote()
+        record = services.follower.get(trial_id)
+        if record is not None and record.sweep_id is not None:
+            said += "; the sweep goes on (X stops the sweep)"
+        self.notify(said, timeout=3)
 
     @on(TrialTable.OpenRequested)
     def _open_trial(self, event: TrialTable.OpenRequested) -> None:
@@ -264,82 +268,6 @@ class CockpitScreen(Screen[None]):
         return said
 
     # --- sweeps ---------------------------------------------------------------------------------
-
-    def action_sweep(self) -> None:
-        """The Sweep dialog around the form's config; ctrl+g inside it starts the sweep (its own key)."""
-        sweeps = self.services.sweeps
-        if sweeps.active:
-            self.notify("A sweep is running: p pauses it, X stops it, a shows its analysis", severity="warning")
-            return
-        config = self.form.config
-        if config is None:
-            self.notify("Fix the form first: the sweep varies the form's config", severity="error")
-            return
-
-        def chosen(spec: SearchSpec | None) -> None:
-            if spec is None:
-                return
-            self.services.search = spec.to_dict()
-            try:
-                sweep = sweeps.start(config, spec)
-            except TunedeckError as exc:
-                self.notify(str(exc), title="Cannot start the sweep", severity="error")
-                return
-            self.notify(f"sweep {sweep.id} started: {spec.planned} trials, {spec.parallel} at a time", timeout=3)
-            self.monitor.update_sweep_status()
-            self.focus_table()  # watch it: p, X and a act from the table, not in a form field
-
-        self.app.push_screen(SweepDialog(config, self.services.search), chosen)
-
-    def action_resume_sweep(self) -> None:
-        """Go on with the highlighted trial's sweep, or the newest one that was stopped or interrupted."""
-        sweeps = self.services.sweeps
-        if sweeps.active:
-            self.notify("A sweep is running: p pauses it, X stops it", severity="warning", timeout=3)
-            return
-        sweep_id = sweeps.resumable(self.services.sweep_in_view(self.table.cursor_trial_id))
-        if sweep_id is None:
-            self.notify("No stopped or interrupted sweep to resume", severity="warning", timeout=3)
-            return
-        try:
-            sweep = sweeps.resume(sweep_id)
-        except TunedeckError as exc:
-            self.notify(str(exc), title="Cannot resume", severity="error")
-            return
-        self.notify(f"sweep {sweep.id} resumed: {sweep.progress().done} of {sweep.spec.planned} done", timeout=3)
-        self.monitor.update_sweep_status()
-
-    def action_pause_sweep(self) -> None:
-        state = self.services.sweeps.toggle_pause()
-        if state is None:
-            self.notify("No sweep is running", severity="warning", timeout=2)
-            return
-        self.notify("sweep paused: running trials finish, no new ones start" if state == SweepState.PAUSED
-                    else "sweep resumed", timeout=3)
-        self.monitor.update_sweep_status()
-
-    def action_stop_sweep(self) -> None:
-        sweeps = self.services.sweeps
-        if not sweeps.active:
-            self.notify("No sweep is running", severity="warning", timeout=2)
-            return
-
-        def answered(stop: bool | None) -> None:
-            if stop and sweeps.stop():
-                self.notify("stopping the sweep: its running trials end after their current batch", timeout=3)
-
-        self.app.push_screen(ConfirmScreen("Stop the sweep? Its running trials are cancelled; finished ones stay.",
-                                           yes="Stop sweep", no="Keep going"), answered)
-
-    def action_analysis(self) -> None:
-        sweep_id = self.services.sweep_in_view(self.table.cursor_trial_id)
-        if sweep_id is None:
-            self.notify("No sweep yet: ctrl+g starts one", severity="warning", timeout=3)
-            return
-        try:
-            self.app.push_screen(SweepAnalysisScreen(self.services.store, sweep_id))
-        except TunedeckError as exc:
-            self.notify(str(exc), title="Cannot show the sweep", severity="error")
 
     def action_compare(self) -> None:
         selected = list(self.table.selected_ids)

@@ -1,24 +1,24 @@
 """The cockpit's monitor pane: the live plot, the sweep and run status lines, and the trial table.
 
-It shows what trains; the cockpit screen decides what to do. Events drained from the pool's inbox
-come in through `take`; `tick` (every drain) repaints the status lines when their text changed and
-rebuilds the table from the store at most once a second when a row changed, so a busy pool does
-not cost a store query per event. Curves of running trials come from the events (LiveTrials),
-finished ones from the store (PlotData).
+It shows what trains, whoever trains it; the cockpit screen decides what to do. `tick` (every
+drain interval) polls the store follower, which reads nothing unless some process committed and
+then only the rows that changed; the curves of running trials grow from the new metric rows
+(LiveTrials), finished ones come from the store (PlotData); the table's frame is patched with the
+changed rows at most once a second; the status lines repaint only when their text changed.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from functools import cached_property
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from engine.events import EpochEnded, Event
-from engine.execution.pool import MANUAL
-from engine.tables.frames import trial_frame
+from engine.errors import TunedeckError
+from engine.sweeps.progress import stored_progress
+from engine.sweeps.sweep import SweepProgress
+from engine.tables.follower import Update
 from tui.live import LiveTrials
 from tui.plotdata import PlotData
 from tui.services import Services
@@ -27,6 +27,7 @@ from tui.widgets.loss_plot import LossPlot
 from tui.widgets.trial_table import TrialTable
 
 TABLE_REFRESH_SECONDS = 1.0
+SUPERVISOR_REFRESH_SECONDS = 2.0
 METRICS = ("loss", "accuracy", "lr")
 SWEEP_HINT = " · a: analysis"
 
@@ -35,14 +36,19 @@ class Monitor(Vertical):
     def __init__(self, services: Services, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.services = services
-        self.live = LiveTrials()
+        self.live = LiveTrials(services.store)
         self.plotdata = PlotData(services.store, self.live)
         self.metric = "loss"
         self.show_steps = False
         self.narrow = False  # the cockpit shows one pane at a time: the status line says F2
         self.table_dirty = True  # a row changed since the table was last rebuilt
+        self.table_refreshes = 0  # how often the table took a new frame (tests count, never time)
         self._table_refreshed = 0.0
         self._shown: dict[str, str] = {}  # status widget id -> text on screen
+        self._sweep: tuple[int, tuple, SweepProgress] | None = None  # sweep id, its counts, its progress
+        self._supervisor_read = 0.0
+        self._moved = False  # the last tick saw some change in the store
+        self._counts_seen: dict[int, tuple] = {}  # sweep id -> its counts when `sweep_changed` last asked
 
     def compose(self) -> ComposeResult:
         yield LossPlot(id="plot")
@@ -69,49 +75,88 @@ class Monitor(Vertical):
 
     # --- what comes in --------------------------------------------------------------------------
 
-    def take(self, events: Iterable[tuple[int, Event]]) -> None:
-        """Fold drained events in; the plot redraws, the table is rebuilt on the next tick if a row changed."""
-        events = list(events)
-        if events:
-            _, rows = self.live.apply(events)
-            self.table_dirty = self.table_dirty or rows
+    def take(self, update: Update) -> None:
+        """Fold in what the store follower saw; the plot redraws when a trial it shows moved."""
+        if not update:
+            return
+        changed = self.live.apply(update)
+        if update.trials:
+            self.table_dirty = True
+            for record in update.trials:
+                if record.state.is_finished:
+                    self.plotdata.forget(record.id)  # read again, complete, when next shown
+        shown = {self.focus_trial(), *self.table.selected_ids}
+        if changed & shown or update.trials:
             self.update_plot()
 
     def tick(self) -> None:
+        update = self.services.follower.poll()
+        self._moved = bool(update)
+        self.take(update)
+        now = time.monotonic()
+        if now - self._supervisor_read >= SUPERVISOR_REFRESH_SECONDS:
+            self._supervisor_read = now
+            self.services.forget_parallel()  # another client may have changed it
         self.update_status()
-        self.update_sweep_status()
+        if update:
+            self.update_sweep_status()
         self.refresh_table()
 
     def refresh_table(self, force: bool = False) -> None:
-        """Rebuild the table's frame from the store when rows changed, at most once a second."""
+        """Patch the table's frame with the changed rows, at most once a second."""
         now = time.monotonic()
         if not force and (not self.table_dirty or now - self._table_refreshed < TABLE_REFRESH_SECONDS):
             return
         self.table_dirty = False
         self._table_refreshed = now
-        self.table.set_frame(trial_frame(self.services.store.trials()))
+        follower = self.services.follower
+        if force or follower.frame_stale:
+            self.table.set_frame(follower.frame)
+            self.table_refreshes += 1
 
     # --- status lines ---------------------------------------------------------------------------
 
     def update_status(self) -> None:
-        pool = self.services.pool
-        running = pool.running_ids()
-        last: dict[int, EpochEnded] = {}
+        services = self.services
+        running = services.running()
+        last: dict[int, tuple[int, float]] = {}
         for trial_id in running:
             live = self.live.get(trial_id)
-            if live is not None and live.epochs:
-                last[trial_id] = live.epochs[-1]
-        self._show(self._status, run_status_line(running, len(pool.waiting_ids(MANUAL)), pool.parallel, last,
+            point = live.last("val_loss") if live is not None else None
+            if point is not None:
+                last[trial_id] = point
+        self._show(self._status, run_status_line(running, len(services.queued()), services.parallel, last,
                                                  self.metric, self.plot.log_y, self.show_steps, self.narrow))
 
     def update_sweep_status(self) -> None:
-        """The live sweep's line; it appears with the first sweep started here and stays after it ended."""
-        sweeps = self.services.sweeps
-        progress = sweeps.progress()
-        if progress is None or sweeps.sweep is None:
+        """The line of the sweep in view (the highlighted trial's, the one started here, the newest running);
+        its progress is read again only when its trials' counts changed."""
+        sweep_id = self.services.sweep_in_view(self.table.cursor_trial_id)
+        if sweep_id is None:
             return
-        self._show(self._sweep_status, sweep_status_line(sweeps.sweep.id, progress) + SWEEP_HINT)
+        try:
+            record = self.services.store.sweep(sweep_id)
+            key = (record.state, tuple(sorted(record.counts.items())))
+            if self._sweep is None or self._sweep[:2] != (sweep_id, key):
+                self._sweep = (sweep_id, key, stored_progress(self.services.store, sweep_id))
+        except TunedeckError:
+            return
+        self._show(self._sweep_status, sweep_status_line(sweep_id, self._sweep[2]) + SWEEP_HINT)
         self._sweep_status.add_class("on")
+
+    def sweep_changed(self, sweep_id: int) -> bool:
+        """Did the sweep's trials start or end since the last time this was asked (checked only after a
+        tick that saw the store change)?"""
+        if not self._moved:
+            return False
+        try:
+            record = self.services.store.sweep(sweep_id)
+        except TunedeckError:
+            return False
+        key = (record.state, tuple(sorted(record.counts.items())))
+        changed = self._counts_seen.get(sweep_id) not in (None, key)
+        self._counts_seen[sweep_id] = key
+        return changed
 
     def _show(self, widget: Static, text: str) -> None:
         """Repaint only what changed: the lines are asked four times a second."""

@@ -1,4 +1,8 @@
-"""`tunedeck [PRESET]` (the same as `tunedeck cockpit [PRESET]`): open the cockpit on a preset and a store."""
+"""`tunedeck [PRESET]` (the same as `tunedeck cockpit [PRESET]`): open the cockpit on a preset and a store.
+
+The cockpit trains nothing in its own process: the store's supervisor (started on the first trial,
+or found running) does, so closing the terminal leaves training running and reopening shows it.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +12,7 @@ import sys
 def execute(args: argparse.Namespace) -> int:
     from engine.errors import TunedeckError
     from engine.store import Store, resolve_store_path
+    from engine.supervisor.client import SupervisorClient
     from engine.sweeps.preset_search import load_preset_with_search
 
     try:
@@ -19,27 +24,14 @@ def execute(args: argparse.Namespace) -> int:
         return 2
     if store.created:
         print(f"tunedeck: created trial store {store_path}", file=sys.stderr)
-    executor = _executor(args.executor, store_path)
+    client = SupervisorClient(store)
+    if store.unclaimed_trials() or store.unclaimed_sweeps():
+        client.ensure()  # work queued while no supervisor ran (it died, or timed out idle) goes on now
     from tui.app import TunedeckApp
 
-    app = TunedeckApp(config, store, executor, parallel=args.parallel, search=search)
+    app = TunedeckApp(config, store, client, parallel=args.parallel, search=search)
     try:
         app.run()
     finally:
         store.close()
     return 0
-
-
-def _executor(kind: str, store_path):
-    if kind == "thread":
-        from engine.execution.executors import ThreadExecutor
-
-        return ThreadExecutor()
-    from engine.execution.placement import Placement
-    from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
-
-    prepare_multiprocessing()  # before Textual takes stderr over
-    # With several GPUs each trainer process gets its own (CUDA_VISIBLE_DEVICES), round robin.
-    executor = ProcessExecutor(log_path=str(store_path.with_suffix(".log")), placement=Placement.detect())
-    executor.prewarm(1)  # import torch in the child while the form is on screen
-    return executor

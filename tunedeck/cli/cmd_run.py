@@ -1,4 +1,8 @@
-"""`tunedeck run PRESET`: one trial, headless, one line per epoch, Ctrl+C cancels cleanly."""
+"""`tunedeck run PRESET`: one trial, headless, one line per epoch, Ctrl+C cancels cleanly.
+
+`--detach` queues it for the store's supervisor instead and returns at once; `tunedeck watch`
+prints its epochs in the lines defined here.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,13 +11,18 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from engine.config.presets import load_preset
 from engine.errors import TunedeckError
 from engine.events import EpochEnded, TrialFinished, TrialStarted
 from engine.states import TrialState
 from engine.tables.formatting import fmt_duration, fmt_value
-from tunedeck.cli.storeopen import open_store
+from tunedeck.cli.storeopen import open_store, store_option
+
+if TYPE_CHECKING:
+    from engine.config.groups import Config
+    from engine.execution.runner import TrialRun
 
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
@@ -30,6 +39,8 @@ def execute(args: argparse.Namespace) -> int:
         raise
     except Exception:  # a plugin's own code raised: let the trial record it as failed, with its traceback
         setup = None
+    if args.detach:
+        return _detach(args, config)
     store = open_store(args.store)
     with store:
         run = TrialRun(store, config, setup=setup)
@@ -42,9 +53,31 @@ def execute(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGINT, previous)
         print(summary_line(run.trial_id, finished))
-    if finished.state == TrialState.CANCELLED:
+    return exit_status(finished.state)
+
+
+def exit_status(state: TrialState) -> int:
+    """0 completed or early-stopped (or pruned), 1 failed or diverged, 130 cancelled or interrupted."""
+    if state.is_lost:
         return EXIT_CANCELLED
-    return 0 if finished.state.has_results else EXIT_FAILED
+    return 0 if state.has_results else EXIT_FAILED
+
+
+def _detach(args: argparse.Namespace, config: Config) -> int:
+    """Queue the trial for the store's supervisor (started if none runs) and return at once."""
+    from engine.supervisor.client import SupervisorClient
+
+    with open_store(args.store) as store:
+        client = SupervisorClient(store)
+        trial_id = client.enqueue(config)
+        pid = client.pid()
+    if args.quiet:
+        print(trial_id)
+    else:
+        store_flag = store_option(args.store)
+        print(f"trial {trial_id} queued for the supervisor (pid {pid}): follow it with `tunedeck watch "
+              f"{trial_id}{store_flag}`, stop it with `tunedeck stop {trial_id}{store_flag}`")
+    return 0
 
 
 def _cancel_handler(cancel: threading.Event) -> Callable[[int, FrameType | None], None]:
@@ -56,8 +89,7 @@ def _cancel_handler(cancel: threading.Event) -> Callable[[int, FrameType | None]
     return handler
 
 
-def _stream(run, max_epochs: int, quiet: bool) -> TrialFinished:
-    width = len(str(max_epochs))
+def _stream(run: TrialRun, max_epochs: int, quiet: bool) -> TrialFinished:
     finished = None
     for event in run:
         if isinstance(event, TrialFinished):
@@ -65,17 +97,26 @@ def _stream(run, max_epochs: int, quiet: bool) -> TrialFinished:
         elif quiet:
             continue
         elif isinstance(event, TrialStarted):
-            threads = f"{event.threads} thread{'s' if event.threads > 1 else ''}"
-            print(f"  {event.problem} on {event.device} ({threads}), {event.n_params:,} parameters, "
-                  f"{event.n_train}/{event.n_val}/{event.n_test} train/val/test, "
-                  f"{event.steps_per_epoch} steps per epoch", flush=True)
+            print(started_line(event), flush=True)
         elif isinstance(event, EpochEnded):
-            acc = f"  val_acc {event.val_acc:.4f}" if event.val_acc is not None else ""
-            print(f"  epoch {event.epoch:>{width}}/{max_epochs}  train_loss {event.train_loss:.4f}  "
-                  f"val_loss {event.val_loss:.4f}{acc}  lr {event.lr:.3g}  {event.seconds:.2f}s"
-                  f"{'  *' if event.improved else ''}", flush=True)
+            print(epoch_line(event, max_epochs), flush=True)
     assert finished is not None  # train() always ends with a TrialFinished
     return finished
+
+
+def started_line(event: TrialStarted) -> str:
+    """The line under the trial's header once it runs: the problem, the device, the model, the splits."""
+    threads = f"{event.threads} thread{'s' if event.threads > 1 else ''}"
+    return (f"  {event.problem} on {event.device} ({threads}), {event.n_params:,} parameters, "
+            f"{event.n_train}/{event.n_val}/{event.n_test} train/val/test, {event.steps_per_epoch} steps per epoch")
+
+
+def epoch_line(event: EpochEnded, max_epochs: int) -> str:
+    """One epoch, as `tunedeck run` and `tunedeck watch` print it (`*`: the monitored metric improved)."""
+    acc = f"  val_acc {event.val_acc:.4f}" if event.val_acc is not None else ""
+    return (f"  epoch {event.epoch:>{len(str(max_epochs))}}/{max_epochs}  train_loss {event.train_loss:.4f}  "
+            f"val_loss {event.val_loss:.4f}{acc}  lr {event.lr:.3g}  {event.seconds:.2f}s"
+            f"{'  *' if event.improved else ''}")
 
 
 def summary_line(trial_id: int, f: TrialFinished) -> str:

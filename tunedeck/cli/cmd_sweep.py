@@ -1,7 +1,8 @@
 """`tunedeck sweep PRESET`: the preset's [search] headless; a line per finished trial, then the top k.
 
 Ctrl+C cancels the running trials within a batch, records them cancelled and the sweep stopped;
-a second Ctrl+C stops waiting for them.
+a second Ctrl+C stops waiting for them. `--detach` queues the sweep for the store's supervisor
+instead and returns at once.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError
 from engine.events import TrialFinished
@@ -21,7 +22,11 @@ from engine.sweeps.preset_search import load_sweep
 from engine.sweeps.results import config_value
 from engine.sweeps.spec import label
 from engine.tables.formatting import fmt_duration, fmt_value, render_table
-from tunedeck.cli.storeopen import open_store
+from tunedeck.cli.storeopen import open_store, store_option
+
+if TYPE_CHECKING:
+    from engine.store import SweepRecord
+    from engine.sweeps.spec import SearchSpec
 
 EXIT_FAILED = 1
 EXIT_STOPPED = 130
@@ -30,23 +35,24 @@ EXIT_STOPPED = 130
 def execute(args: argparse.Namespace) -> int:
     if (args.preset is None) == (args.resume is None):
         raise ConfigError("give a PRESET to start a sweep, or --resume ID to go on with a stopped one", key="sweep")
-    from engine.execution.placement import Placement
-    from engine.execution.pool import TrialPool
-    from engine.sweeps.sweep import Sweep
-
     if args.resume is not None:
         changed = [o for o, v in (("--set", args.overrides), ("--trials", args.trials), ("--strategy", args.strategy),
                                   ("--seed", args.seed)) if v not in (None, [])]
         if changed:
             raise ConfigError(f"a resumed sweep goes on as it was stored; only --parallel may change, not "
                               f"{', '.join(changed)}", key="--resume", value=args.resume)
+    if args.detach:
+        return _detach(args)
+    from engine.execution.placement import Placement
+    from engine.execution.pool import TrialPool
+    from engine.sweeps.sweep import Sweep
+
+    if args.resume is not None:
         store = open_store(args.store, create=False)
         stored = store.sweep(args.resume).spec
         placement = stored.get("placement", ROUND_ROBIN)
     else:
-        settings = {k: v for k, v in (("trials", args.trials), ("parallel", args.parallel),
-                                      ("strategy", args.strategy), ("seed", args.seed)) if v is not None}
-        base, spec = load_sweep(args.preset, args.overrides, settings)
+        base, spec = load_sweep(args.preset, args.overrides, _settings(args))
         store = open_store(args.store)
         placement = spec.placement
     executor = _executor(args.executor, store.path, Placement.detect(placement))
@@ -73,13 +79,62 @@ def execute(args: argparse.Namespace) -> int:
             print(_top_table(store, sweep, args.top))
             print(f"sweep {sweep.id} {record.state}: {record.reason}")
             if record.state != SweepState.COMPLETED:
-                print(f"go on with it: tunedeck sweep --resume {sweep.id}" +
-                      (f" --store {args.store}" if args.store else ""))
+                print(f"go on with it: tunedeck sweep --resume {sweep.id}{store_option(args.store)}")
     finally:
         pool.shutdown("stopped with tunedeck sweep", wait=0)  # a second Ctrl+C stops waiting
     if state != SweepState.COMPLETED:
         return EXIT_STOPPED
     return 0 if printer.ok or sweep.values else EXIT_FAILED
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The [search] settings given on the command line (they override the preset's)."""
+    return {k: v for k, v in (("trials", args.trials), ("parallel", args.parallel), ("strategy", args.strategy),
+                              ("seed", args.seed)) if v is not None}
+
+
+def _detach(args: argparse.Namespace) -> int:
+    """Queue the sweep (or its resumption) for the store's supervisor, started if none runs; return at once."""
+    if args.executor == "thread":
+        raise ConfigError("a detached sweep trains in the supervisor's own processes; leave --executor out",
+                          key="--executor", value=args.executor)
+    from engine.supervisor.client import SupervisorClient
+
+    if args.resume is not None:
+        with open_store(args.store, create=False) as store:
+            spec = resumed_spec(store.sweep(args.resume), args.parallel)
+            client = SupervisorClient(store)
+            client.resume_sweep(args.resume, spec.to_dict() if args.parallel is not None else None)
+            sweep_id, record, pid = args.resume, store.sweep(args.resume), client.pid()
+        what = f"resumed by the supervisor (pid {pid}): {record.name}: {record.done} of {spec.planned} done"
+    else:
+        base, spec = load_sweep(args.preset, args.overrides, _settings(args))
+        with open_store(args.store) as store:
+            client = SupervisorClient(store)
+            sweep_id = client.start_sweep(base, spec)
+            record, pid = store.sweep(sweep_id), client.pid()
+        what = f"queued for the supervisor (pid {pid}): {record.name}: {spec.strategy}, {spec.planned} trials"
+    flag = store_option(args.store)
+    print(f"sweep {sweep_id} {what}, {spec.parallel} at a time; follow it with `tunedeck sweeps{flag}` or "
+          f"`tunedeck status{flag}`, stop it with `tunedeck stop --sweep {sweep_id}{flag}`")
+    return 0
+
+
+def resumed_spec(record: SweepRecord, parallel: int | None) -> SearchSpec:
+    """A stored sweep's spec as it will go on, with a new --parallel; checked here, before it is queued
+    (the rules of Sweep.resumed, which reads it again where the sweep runs)."""
+    from engine.config.groups import Config
+    from engine.sweeps.spec import parse_search
+    from engine.sweeps.sweep import SweepError
+
+    try:
+        base = Config.from_dict(record.base)
+        return parse_search(record.spec, base, overrides={"parallel": parallel} if parallel is not None else None)
+    except ConfigError as exc:
+        if exc.key == "search.parallel":
+            raise ConfigError(exc.rule, key="--parallel", value=exc.value) from None
+        raise SweepError(f"sweep {record.id} was stored by another version of tunedeck and cannot be "
+                         f"resumed: {exc}") from None
 
 
 def _executor(kind: str, store_path: Any, placement: Any) -> Any:

@@ -18,9 +18,12 @@ DESCRIPTION = """\
 tunedeck: tune PyTorch models from the terminal.
 
   tunedeck [PRESET]          open the cockpit on a preset (default: toy2d-mlp); also `tunedeck cockpit`
-  tunedeck run PRESET        train one trial headless, one line per epoch
-  tunedeck sweep PRESET      run the preset's [search] (grid, random, tpe), N trials at once
+  tunedeck run PRESET        train one trial headless, one line per epoch (--detach: in the background)
+  tunedeck sweep PRESET      run the preset's [search] (grid, random, tpe), N trials at once (--detach too)
   tunedeck sweep --resume ID go on with a stopped or interrupted sweep
+  tunedeck status            the store's supervisor, running and queued trials, active sweeps
+  tunedeck watch ID          follow a running trial's epochs, wherever it runs
+  tunedeck stop ID           stop a running or queued trial (--sweep ID: a sweep; --all: everything)
   tunedeck sweeps            list the sweeps in the store: state, progress, best
   tunedeck trials            list the trials in the store
   tunedeck show ID           one trial: config, summary, why it stopped, per-epoch metrics
@@ -29,6 +32,7 @@ tunedeck: tune PyTorch models from the terminal.
 
 PRESET is a shipped preset's name (see `tunedeck preset list`) or a path to a TOML file.
 Results go to ./tunedeck.db unless --store PATH or $TUNEDECK_STORE says otherwise.
+--detach hands the work to the store's supervisor, a background process that outlives the terminal.
 """
 
 
@@ -56,27 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"preset to load into the form (default {DEFAULT_PRESET})")
     _set_arg(cockpit)
     _store_arg(cockpit)
-    cockpit.add_argument("--executor", choices=("process", "thread"), default="process",
-                         help="process (default): train in a warm child process at full speed; "
-                              "thread: in this process (no start-up cost, slower beside the UI)")
-    cockpit.add_argument("--parallel", type=_at_least_one, default=1, metavar="N",
-                         help="trials trained at once (default 1; + and - change it in the app)")
+    cockpit.add_argument("--parallel", type=_at_least_one, default=None, metavar="N",
+                         help="trials trained at once (kept in the store; default: as last set, else 1; "
+                              "+ and - change it in the app)")
 
     run = sub.add_parser("run", help="train one trial headless", description=(
         "Train one trial and record it in the store. Prints one line per epoch and then the trial's "
         "summary. Ctrl+C stops the trial within one batch and records it as cancelled. "
-        "Exit status: 0 completed or early-stopped, 1 failed or diverged, 2 bad input, 130 cancelled."))
+        "Exit status: 0 completed or early-stopped, 1 failed or diverged, 2 bad input, 130 cancelled. "
+        "With --detach the trial is queued for the store's supervisor (started if none runs) and the "
+        "command returns at once: follow it with `tunedeck watch ID`, stop it with `tunedeck stop ID`."))
     run.add_argument("preset", metavar="PRESET", help="shipped preset name or path to a TOML file")
     _set_arg(run)
     _store_arg(run)
-    run.add_argument("--quiet", action="store_true", help="print only the summary row")
+    run.add_argument("--quiet", action="store_true", help="print only the summary row (with --detach: the id)")
+    run.add_argument("--detach", action="store_true",
+                     help="queue the trial for the store's supervisor, which trains it in the background")
 
     sweep = sub.add_parser("sweep", help="run the preset's [search] table headless", description=(
         "Sample configs from the preset's [search] table (grid, random or TPE, by Optuna), train them "
         "N at a time in separate processes, prune unpromising ones, and record every trial and the "
         "sweep in the store. Prints one line per finished trial, then the top trials. Ctrl+C cancels "
         "the running trials and records the sweep as stopped. Exit status: 0 completed, 1 no trial "
-        "completed, 2 bad input, 130 stopped."))
+        "completed, 2 bad input, 130 stopped. With --detach the sweep (or --resume) is queued for the "
+        "store's supervisor and the command returns at once: `tunedeck sweeps` and `tunedeck status` "
+        "follow it, `tunedeck stop --sweep ID` stops it."))
     sweep.add_argument("preset", metavar="PRESET", nargs="?",
                        help="shipped preset name or path to a TOML file with [search]")
     sweep.add_argument("--resume", type=int, metavar="ID",
@@ -90,7 +98,36 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--top", type=int, default=5, metavar="K", help="rows in the final table (default 5)")
     sweep.add_argument("--executor", choices=("process", "thread"), default="process",
                        help="process (default): each trial in its own process; thread: in this process")
+    sweep.add_argument("--detach", action="store_true",
+                       help="queue the sweep for the store's supervisor, which runs it in the background")
     _store_arg(sweep)
+
+    status = sub.add_parser("status", help="the supervisor, running and queued trials, active sweeps", description=(
+        "Print the store's supervisor (pid, uptime, trials at once, log file) or that none runs; the "
+        "running trials (epoch reached, the process that trains each, and whether it is the "
+        "supervisor's or a foreground run's); the queued trials; the active sweeps."))
+    _store_arg(status)
+
+    watch = sub.add_parser("watch", help="follow a trial's epochs as `tunedeck run` prints them", description=(
+        "Print a trial's stored epochs, then each new one as it is committed, then its summary, in the "
+        "lines `tunedeck run` prints; works for a trial run by the supervisor, a foreground `tunedeck "
+        "run` or sweep, or the cockpit. Ctrl+C stops watching (the trial goes on; exit 0). Exit status "
+        "when the trial ends: 0 completed or early-stopped, 1 failed or diverged, 130 cancelled or "
+        "interrupted."))
+    watch.add_argument("trial_id", type=int, metavar="ID")
+    watch.add_argument("--quiet", action="store_true", help="print only the summary row, once the trial ends")
+    _store_arg(watch)
+
+    stop = sub.add_parser("stop", help="stop a trial or a sweep of the supervisor", description=(
+        "Stop a running or queued trial (recorded as cancelled), a sweep (--sweep: its running trials "
+        "are cancelled, the sweep recorded as stopped; `tunedeck sweep --resume ID` goes on with it), "
+        "or everything the supervisor runs and everything queued for it (--all); waits until the store "
+        "shows it ended. A foreground `tunedeck run` or sweep is stopped with Ctrl+C where it runs."))
+    target = stop.add_mutually_exclusive_group(required=True)
+    target.add_argument("trial_id", type=int, nargs="?", metavar="ID", help="the trial to stop")
+    target.add_argument("--sweep", type=int, dest="sweep_id", metavar="ID", help="stop this sweep")
+    target.add_argument("--all", action="store_true", help="stop every trial and sweep of the supervisor")
+    _store_arg(stop)
 
     sweeps = sub.add_parser("sweeps", help="list the sweeps in the store", description=(
         "One line per sweep: its id, name, strategy, state (running, paused, completed, stopped, "

@@ -1,6 +1,7 @@
 """Opening the store for a command, saying where it is when it is new."""
 from __future__ import annotations
 
+import shlex
 import sys
 
 from engine.store import Store, resolve_store_path
@@ -17,3 +18,8 @@ def open_store(path: str | None, *, create: bool = True) -> Store:
     if store.created:
         print(f"tunedeck: created trial store {resolved}", file=sys.stderr)
     return store
+
+
+def store_option(path: str | None) -> str:
+    """` --store PATH` for a command line the user is told to run next, when they named the store so."""
+    return f" --store {shlex.quote(path)}" if path else ""

@@ -212,23 +212,54 @@ def test_wal_mode_and_schema_version(store: Store) -> None:
         meta = dict(raw.execute("SELECT key, value FROM meta").fetchall())
     finally:
         raw.close()
-    assert meta["schema_version"] == "2"
+    assert meta["schema_version"] == "3"
 
 
-def test_version_1_store_gains_the_sweeps_table_and_keeps_its_trials(store: Store) -> None:
-    config = Config.from_dict({"optim": {"lr": 0.02}})
-    trial_id = store.create_trial(config)
-    store.close()
-    raw = sqlite3.connect(store.path)
-    with raw:  # what a store written by tunedeck with schema 1 looks like
-        raw.execute("DROP TABLE sweeps")
-        raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+# The trials table as tunedeck wrote it with schemas 1 and 2 (before owner, heartbeat and rev).
+_OLD_TRIALS = (
+    "CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, state TEXT NOT NULL, "
+    "reason TEXT, error TEXT, task TEXT NOT NULL, config_json TEXT NOT NULL, sweep_id INTEGER, created_at REAL NOT NULL, "
+    "started_at REAL, finished_at REAL, duration_s REAL, pid INTEGER, proc_start TEXT NOT NULL DEFAULT '', "
+    "hostname TEXT NOT NULL DEFAULT '', env_json TEXT NOT NULL DEFAULT '{}', run_info_json TEXT NOT NULL DEFAULT '{}', "
+    "problem TEXT, n_params INTEGER, device TEXT, best_epoch INTEGER, best_val_loss REAL, best_val_acc REAL, "
+    "test_loss REAL, test_acc REAL, epochs_run INTEGER NOT NULL DEFAULT 0, steps INTEGER NOT NULL DEFAULT 0)")
+_OLD_SWEEPS = (
+    "CREATE TABLE sweeps (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, state TEXT NOT NULL, "
+    "reason TEXT, spec_json TEXT NOT NULL, base_json TEXT NOT NULL, planned INTEGER NOT NULL, created_at REAL NOT NULL, "
+    "finished_at REAL, pid INTEGER, proc_start TEXT NOT NULL DEFAULT '', hostname TEXT NOT NULL DEFAULT '')")
+
+
+def _old_store(path: Path, version: int) -> None:
+    raw = sqlite3.connect(path)
+    with raw:
+        raw.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        raw.executemany("INSERT INTO meta VALUES (?, ?)", [("app", "tunedeck"), ("schema_version", str(version))])
+        raw.execute(_OLD_TRIALS)
+        raw.execute("CREATE TABLE metrics (trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE, "
+                    "epoch INTEGER NOT NULL, step INTEGER NOT NULL, metric TEXT NOT NULL, value REAL)")
+        if version >= 2:
+            raw.execute(_OLD_SWEEPS)
+        for i in (1, 2):
+            raw.execute("INSERT INTO trials (name, state, task, config_json, created_at) VALUES (?, 'completed', "
+                        "'toy2d', ?, 1.0)", (f"old-{i}", '{"optim": {"lr": 0.02}}'))
+            raw.execute("INSERT INTO metrics VALUES (?, 1, 10, 'val_loss', 0.5)", (i,))
     raw.close()
-    with Store(store.path) as reopened:
-        assert reopened.trial(trial_id).config == config.to_dict()
-        assert reopened.sweeps() == []
-    raw = sqlite3.connect(store.path)
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_store_is_upgraded_and_keeps_every_row(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "old.db"
+    _old_store(path, version)
+    with Store(path) as reopened:
+        assert [t.name for t in reopened.trials()] == ["old-1", "old-2"]
+        assert reopened.trial(1).config == {"optim": {"lr": 0.02}} and reopened.sweeps() == []
+        assert len(reopened.history()) == 2
+        changed, rev = reopened.trials_changed(0)
+        assert [t.id for t in changed] == [1, 2] and rev == 2  # old rows count as changed once
+        new = reopened.create_trial(Config.from_dict({}))
+        assert [t.id for t in reopened.trials_changed(rev)[0]] == [new]
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
     raw.close()
 
 
@@ -236,9 +267,9 @@ def test_newer_schema_is_refused(store: Store) -> None:
     store.close()
     raw = sqlite3.connect(store.path)
     with raw:
-        raw.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        raw.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     raw.close()
-    with pytest.raises(StoreError, match=r"trials\.db: store schema version 3 is newer"):
+    with pytest.raises(StoreError, match=r"trials\.db: store schema version 4 is newer"):
         Store(store.path)
 
 

@@ -1,0 +1,106 @@
+"""`python -m engine.supervisor STORE`: the store's supervisor (started by `tunedeck`, not by hand).
+
+It takes the lock first, before anything slow is imported, so that a second one started at the
+same moment finds it taken and exits (status 0: the store has its supervisor) after trying for
+LOCK_WAIT seconds, the time for a client's probe of the lock to let go.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+IDLE_VAR = "TUNEDECK_SUPERVISOR_IDLE"
+LOCK_WAIT = 1.0  # a client's probe holds the lock for an instant; a supervisor holds it for good
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.supervisor")
+    parser.add_argument("store")
+    parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS",
+                        help=f"end after this long with nothing queued or running (default ${IDLE_VAR}, else 900)")
+    args = parser.parse_args(argv)
+
+    from engine.supervisor.files import SupervisorFiles, take_lock
+
+    files = SupervisorFiles(Path(args.store).resolve())
+    lock = take_lock(files, wait=LOCK_WAIT)
+    if lock is None:
+        return 0
+    locked_at = time.time()  # clients see this supervisor from now on: their commands are for it
+    files.pid.write_text(f"{os.getpid()}\n")
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to hang up on; never die of one
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    from engine.errors import TunedeckError
+    from engine.execution.placement import Placement
+    from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+    from engine.supervisor.server import DEFAULT_IDLE_EXIT, Supervisor
+
+    def log(line: str) -> None:
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [supervisor {os.getpid()}] {line}", flush=True)
+
+    prepare_multiprocessing()
+    executor = ProcessExecutor(log_path=str(files.log), placement=Placement.detect())
+    try:
+        supervisor = Supervisor(files.store, executor, log=log, since=locked_at,
+                                idle_exit=_idle_exit(args.idle_exit, DEFAULT_IDLE_EXIT))
+    except TunedeckError as exc:
+        log(f"cannot supervise: {exc}")
+        return 2
+    executor.prewarm(1)  # the first trial does not wait for `import torch`
+    signal.signal(signal.SIGTERM, lambda signum, frame: supervisor.stop(
+        "interrupted: its supervisor was terminated (SIGTERM)", _interrupted()))
+    try:
+        supervisor.serve()
+    finally:
+        try:
+            files.pid.unlink()
+        except OSError:
+            pass
+        os.close(lock)
+    if supervisor.ended_idle and _work_left(files.store):
+        # A client queued work while this one wound down: it saw the lock held and started none.
+        # Checked only once the lock is released, so that either that client or this check starts one.
+        from engine.supervisor.launch import ensure_supervisor
+
+        try:
+            successor = ensure_supervisor(files.store, idle_exit=args.idle_exit)
+            log(f"work was queued as it ended: supervisor {successor} runs it")
+        except TunedeckError as exc:
+            log(f"work was queued as it ended, and no supervisor could be started for it: {exc}")
+    return 0
+
+
+def _work_left(store_path: Path) -> bool:
+    """Some trial or sweep is queued for a supervisor and no process holds it."""
+    from engine.errors import TunedeckError
+    from engine.store import Store
+
+    try:
+        with Store(store_path) as store:
+            return bool(store.unclaimed_trials() or store.unclaimed_sweeps())
+    except TunedeckError:
+        return False
+
+
+def _idle_exit(given: float | None, default: float) -> float:
+    if given is not None:
+        return given
+    try:
+        return float(os.environ.get(IDLE_VAR, default))
+    except ValueError:
+        return default
+
+
+def _interrupted():  # the state, imported where the signal arrives (after the engine is loaded)
+    from engine.states import TrialState
+
+    return TrialState.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

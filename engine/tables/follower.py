@@ -1,0 +1,89 @@
+"""A live view of a store that any process may be writing: its trial rows, their frame, new metric rows.
+
+The cockpit follows the store, not its own events, so a trial started by a `tunedeck run` in
+another terminal, by the supervisor after a re-attach or by a sweep shows up and moves like one
+started here. Each `poll` is cheap whatever the store's size: nothing is read unless someone
+committed (`PRAGMA data_version`), then only the trial rows changed since the last poll (`rev`) and
+the metric rows added since (`rowid`). The frame the trial table shows is patched with the changed
+rows, never rebuilt from every trial.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from engine.states import TrialState
+from engine.store import Store, TrialRecord
+from engine.store.changes import MetricRow
+from engine.tables.frames import trial_frame
+
+METRIC_ROWS_PER_POLL = 50_000  # a poll after a long pause catches up over several ticks, not in one stall
+
+
+@dataclass
+class Update:
+    """What changed since the previous poll."""
+
+    trials: list[TrialRecord] = field(default_factory=list)
+    metrics: list[MetricRow] = field(default_factory=list)
+    more: bool = False  # more metric rows wait than one poll takes
+
+    def __bool__(self) -> bool:
+        return bool(self.trials or self.metrics)
+
+
+class StoreFollower:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.records: dict[int, TrialRecord] = {}
+        self._rev = 0
+        self._rowid = store.last_metric_row()  # history before now is read per trial, when it is shown
+        self._version: int | None = None
+        self._frame: pl.DataFrame | None = None
+        self._stale: dict[int, TrialRecord] = {}  # changed rows not yet patched into the frame
+        self._force = True
+
+    def nudge(self) -> None:
+        """This process wrote to the store itself (its own commits do not change its data_version)."""
+        self._force = True
+
+    def poll(self) -> Update:
+        version = self.store.data_version()
+        if version == self._version and not self._force:
+            return Update()
+        self._version, self._force = version, False
+        changed, self._rev = self.store.trials_changed(self._rev)
+        for record in changed:
+            self.records[record.id] = record
+            self._stale[record.id] = record
+        metrics, self._rowid = self.store.metrics_since(self._rowid, METRIC_ROWS_PER_POLL)
+        more = len(metrics) == METRIC_ROWS_PER_POLL
+        if more:
+            self._force = True
+        return Update(changed, metrics, more)
+
+    # --- questions ------------------------------------------------------------------------------
+
+    def in_state(self, state: TrialState) -> list[int]:
+        return sorted(t for t, r in self.records.items() if r.state is state)
+
+    def get(self, trial_id: int) -> TrialRecord | None:
+        return self.records.get(trial_id)
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """Every trial as the table shows it, patched with the rows changed since the last call."""
+        if self._frame is None:
+            self._frame = trial_frame([self.records[t] for t in sorted(self.records)])
+        elif self._stale:
+            ids = list(self._stale)
+            patch = trial_frame([self._stale[t] for t in sorted(ids)])
+            kept = self._frame.filter(~pl.col("id").is_in(ids))
+            self._frame = pl.concat([kept, patch]).sort("id")
+        self._stale.clear()
+        return self._frame
+
+    @property
+    def frame_stale(self) -> bool:
+        return self._frame is None or bool(self._stale)
