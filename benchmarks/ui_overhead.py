@@ -18,10 +18,14 @@ Steps/s comes from the loop's own per-epoch timings (the stored `epoch_seconds` 
 epoch 1 left out (it pays for warm-up), so it measures training speed, not start-up. Every run uses
 one torch thread, so the comparison is like for like. One store and one supervisor serve every
 round: the supervisor is started (and prewarms its trainer) before the first round and shut down
-at the end. Prints steps/s per round and the median ratios b/a and c/a per model; the target is
->= 0.97 for both. `--epochs` trains longer (6 epochs of the small MLP last about 0.3 s here, short enough
-for a scheduling hiccup to move a round by 30%); `--model` runs one model only. The 1-minute load
-average is printed with each round: the box is shared. Figures and the command: docs/performance.md.
+at the end. Prints steps/s per round and the median ratios b/a and c/a per model (the target is
+>= 0.97 for both); the CPU the cockpit's process used while it followed the trial in (b), as a
+share of one core (what the trainer competes with on a small box); and, per round, "others": the
+cores other processes kept busy during a / b / c (/proc/stat less the CPU of this process, the
+supervisor and its trainer). The box is shared: a round where others hold a core is a round where
+the trainer and the cockpit share what is left. `--epochs` trains longer (6 epochs of the small MLP
+last about 0.3 s here, short enough for one scheduling hiccup to move a round by 30%); `--model`
+runs one model only. Figures and the command: docs/performance.md.
 """
 from __future__ import annotations
 
@@ -72,6 +76,51 @@ def stored_steps_per_second(store: Store, trial_id: int) -> float:
     return record.run_info["steps_per_epoch"] * len(epochs) / sum(e["epoch_seconds"] for e in epochs)
 
 
+def tree(pid: int | None) -> list[int]:
+    """`pid` and its descendants (the supervisor and its trainer processes)."""
+    if pid is None:
+        return []
+    found = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                for child in fh.read().split():
+                    found += tree(int(child))
+    except OSError:
+        pass
+    return found
+
+
+class OtherLoad:
+    """Cores kept busy by other processes during a run: the box's busy time from /proc/stat, less this
+    process's and the supervisor's (and its trainers') CPU time. None where /proc is missing."""
+
+    def __init__(self, supervisor: int | None) -> None:
+        self.supervisor = supervisor
+        self.start, self.started = self._sample(), time.perf_counter()
+
+    def _sample(self) -> tuple[float, float] | None:
+        try:
+            tick = os.sysconf("SC_CLK_TCK")
+            with open("/proc/stat") as fh:
+                f = [int(x) for x in fh.readline().split()[1:]]
+            box = (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / tick  # all but idle and iowait
+            ours = sum(os.times()[:2])
+            for pid in tree(self.supervisor):
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                ours += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            return box, ours
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def cores(self) -> float | None:
+        end, seconds = self._sample(), time.perf_counter() - self.started
+        if self.start is None or end is None or seconds <= 0:
+            return None
+        return max(0.0, (end[0] - self.start[0]) - (end[1] - self.start[1])) / seconds
+
+
 def bare(config: Config) -> float:
     from engine.training.loop import train
 
@@ -88,8 +137,9 @@ class RecordingClient(SupervisorClient):
         return self.last
 
 
-async def with_cockpit(config: Config, store: Store, client: RecordingClient) -> int:
-    """Queue the trial from the cockpit's Start action and follow it there until it ends; its id."""
+async def with_cockpit(config: Config, store: Store, client: RecordingClient) -> tuple[int, float]:
+    """Queue the trial from the cockpit's Start action and follow it there until it ends; its id, and the
+    CPU this process (the cockpit) used meanwhile, as a fraction of one core."""
     from tui.app import TunedeckApp
 
     app = TunedeckApp(config, store, client)
@@ -97,6 +147,7 @@ async def with_cockpit(config: Config, store: Store, client: RecordingClient) ->
         while not app.cockpit.ready:
             await pilot.pause(0.1)
         client.last = None
+        cpu, wall = time.process_time(), time.perf_counter()
         app.cockpit.action_start_trial()
         trial_id = client.last
         if trial_id is None:
@@ -105,13 +156,14 @@ async def with_cockpit(config: Config, store: Store, client: RecordingClient) ->
             print("  note: the cockpit's form queued a config that differs from the benchmark's", flush=True)
         deadline = time.monotonic() + TRIAL_TIMEOUT
         while time.monotonic() < deadline:
-            await pilot.pause(0.2)
+            await asyncio.sleep(0.2)  # not pilot.pause: it posts a message to every widget, which the cockpit never pays
             record = app.services.follower.get(trial_id)
             if record is not None and record.state.is_finished:
                 break
         else:
             raise RuntimeError(f"trial {trial_id} did not end within {TRIAL_TIMEOUT:.0f} s")
-    return trial_id
+        share = (time.process_time() - cpu) / (time.perf_counter() - wall)
+    return trial_id, share
 
 
 def detached(config: Config, store: Store, client: SupervisorClient) -> int:
@@ -161,22 +213,32 @@ def main() -> int:
             list(train(warm_up, threading.Event()))  # this process's torch import and first optimizer
             for name, spec in models.items():
                 config = Config.from_dict({**BASE, **spec, "optim": {**BASE["optim"], "max_epochs": args.epochs}})
-                runs: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+                runs: dict[str, list[float]] = {"a": [], "b": [], "c": [], "ui": []}
                 for index in range(args.rounds):
+                    load = OtherLoad(client.pid())
                     a = bare(config)
-                    b = stored_steps_per_second(store, asyncio.run(with_cockpit(config, store, client)))
+                    others = [load.cores()]
+                    load = OtherLoad(client.pid())
+                    trial_id, ui = asyncio.run(with_cockpit(config, store, client))
+                    others.append(load.cores())
+                    runs["ui"].append(ui)
+                    b = stored_steps_per_second(store, trial_id)
+                    load = OtherLoad(client.pid())
                     c = stored_steps_per_second(store, detached(config, store, client))
+                    others.append(load.cores())
+                    busy = " / ".join("n/a" if x is None else f"{x:.1f}" for x in others)
                     for key, value in zip("abc", (a, b, c)):
                         runs[key].append(value)
                     print(f"  {name} round {index + 1}: a bare {a:7.1f}/s  b cockpit {b:7.1f}/s  "
-                          f"c detached {c:7.1f}/s   b/a {b / a:.2f}  c/a {c / a:.2f}   load {os.getloadavg()[0]:.1f}",
+                          f"c detached {c:7.1f}/s   b/a {b / a:.2f}  c/a {c / a:.2f}   cockpit CPU {ui:.0%}   others {busy}",
                           flush=True)
                 ba = [b / a for a, b in zip(runs["a"], runs["b"])]
                 ca = [c / a for a, c in zip(runs["a"], runs["c"])]
                 print(f"{name:<36} bare {statistics.median(runs['a']):7.1f}/s  cockpit "
                       f"{statistics.median(runs['b']):7.1f}/s  detached {statistics.median(runs['c']):7.1f}/s\n"
                       f"{'':<36} b/a {statistics.median(ba):.2f} ({', '.join(f'{r:.2f}' for r in ba)})"
-                      f"   c/a {statistics.median(ca):.2f} ({', '.join(f'{r:.2f}' for r in ca)})", flush=True)
+                      f"   c/a {statistics.median(ca):.2f} ({', '.join(f'{r:.2f}' for r in ca)})"
+                      f"   cockpit CPU {statistics.median(runs['ui']):.0%} of a core", flush=True)
         finally:
             shut_down(client)
             store.close()

@@ -41,6 +41,8 @@ COCKPIT_BINDINGS: list[BindingType] = [
             tooltip="compare two selected trials: the knobs that differ, curves overlaid"),
     Binding("e", "export", "Export", tooltip="export the table as filtered and sorted (CSV, Parquet, JSON, Markdown)"),
     Binding("c", "clone", "Clone", tooltip="clone the highlighted trial's config into the form"),
+    Binding("u", "resume_trial", "Resume trial", show=False,
+            tooltip="resume the highlighted interrupted or cancelled trial from its last checkpoint"),
     Binding("l", "toggle_log", "Log y", show=False, tooltip="plot: log scale for y"),
     Binding("m", "cycle_metric", "Metric", show=False, tooltip="plot: metric (loss, accuracy, learning rate)"),
     Binding("t", "toggle_steps", "Steps", show=False, tooltip="plot: per-step training loss, smoothed"),
@@ -52,7 +54,7 @@ COCKPIT_BINDINGS: list[BindingType] = [
 
 # Where each cockpit key is listed in the help and the palette; the table's keys follow Trials.
 KEY_GROUPS: dict[str, tuple[str, ...]] = {
-    "Trials": ("start_trial", "stop_trial", "parallel(1)", "parallel(-1)", "clone", "export"),
+    "Trials": ("start_trial", "stop_trial", "resume_trial", "parallel(1)", "parallel(-1)", "clone", "export"),
     "Sweeps": ("sweep", "pause_sweep", "stop_sweep", "resume_sweep", "analysis", "compare"),
     "Plot": ("toggle_log", "cycle_metric", "toggle_steps"),
     "Presets": ("open_preset", "save_preset"),

@@ -2,6 +2,9 @@
 
     from tunedeck import Config, TaskData, TaskError, Split, BINARY, MULTICLASS, REGRESSION
 
+and what gives a trained model back: `tunedeck.load_model(FILE)` reads what `tunedeck export-model`
+wrote and returns the model in eval mode.
+
 Names resolve on first use, so `import tunedeck` (and `tunedeck --help`) loads no torch.
 """
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from engine.config.groups import Config
     from engine.errors import TaskError
+    from engine.execution.model_export import load_model
     from engine.tasks.base import BINARY, MULTICLASS, REGRESSION, Split, TaskData
 
 _WHERE = {
@@ -22,9 +26,10 @@ _WHERE = {
     "MULTICLASS": "engine.tasks.base",
     "REGRESSION": "engine.tasks.base",
     "TaskError": "engine.errors",
+    "load_model": "engine.execution.model_export",
 }
 
-__all__ = ["BINARY", "MULTICLASS", "REGRESSION", "Config", "Split", "TaskData", "TaskError"]
+__all__ = ["BINARY", "MULTICLASS", "REGRESSION", "Config", "Split", "TaskData", "TaskError", "load_model"]
 
 
 def __getattr__(name: str) -> Any:

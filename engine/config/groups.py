@@ -150,6 +150,12 @@ class RunConfig:
                           choices=("fp32", "bf16", "fp16"))
     log_every: int = knob(0, "Record the step loss every N steps; 0: about 50 per epoch", INT, low=0,
                           high=10_000_000)
+    checkpoint: str = knob("both", "Keep checkpoints: last (to resume), best (to export), both or none", CHOICE,
+                           choices=("both", "last", "best", "none"))
+    checkpoint_every: float = knob(30.0, "Write a checkpoint at most every N seconds (0: every epoch)", FLOAT,
+                                   low=0.0, high=86_400.0)
+    keep_best: int = knob(0, "Keep the best checkpoint of only the K best trials of a sweep; 0: of all", INT,
+                          low=0, high=1_000_000)
 
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")

@@ -5,24 +5,33 @@ the same way whoever started it.
 """
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
+from typing import Any
 
 from engine.config.groups import Config
 from engine.errors import StoreError
 from engine.events import Event, TrialFinished, TrialStarted
+from engine.execution.checkpoints import CheckpointFiles, CheckpointUnusable, remove_checkpoint, resume_point
 from engine.states import TrialState
 from engine.store import Store
 from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.tasks.base import TaskData
+from engine.training.checkpoint import LAST, Checkpointer
 from engine.training.environment import environment
 from engine.training.loop import Setup, train
 
 
 class TrialRun:
     """Create a trial in the store now (or take one queued earlier, by `trial_id`); iterate to train
-    it, recording every event as it comes.
+    it, recording every event as it comes, and its checkpoints as `run.checkpoint` asks.
+
+    A queued trial that ran before (interrupted or cancelled, then queued again to resume) goes on
+    from its newest usable `last` checkpoint as the same trial: what it logged after that epoch is
+    forgotten and logged again, and its run info lists where it resumed. Without a usable checkpoint
+    it starts over, and its note says why.
 
     If iteration stops early (the consumer breaks out, or an exception or Ctrl+C unwinds it), the
     trial is recorded as cancelled, so the store never keeps a trial running that nobody runs.
@@ -38,13 +47,44 @@ class TrialRun:
         self.setup = setup
         self.trial_id = trial_id if trial_id is not None else store.create_trial(config, sweep_id=sweep_id)
         self.finished: TrialFinished | None = None
+        self.resumed_from: int | None = None
+        self._earlier_resumes: list[dict] = []
+
+    def _resume_point(self) -> dict[str, Any] | None:
+        """The checkpoint to go on from, if this trial ran before; its later epochs are forgotten."""
+        record = self.store.trial(self.trial_id)
+        if record.epochs_run == 0 and not self.store.checkpoints(self.trial_id):
+            return None
+        self._earlier_resumes = list(record.run_info.get("resumed", []))
+        try:
+            payload, point, passed = resume_point(self.store, self.trial_id)
+        except CheckpointUnusable as exc:
+            self.store.rewind(self.trial_id, 0, 0)
+            self.store.set_note(self.trial_id, f"started over: {exc}")
+            return None
+        self.store.rewind(self.trial_id, point.epoch, int(payload["step"]))
+        if passed:
+            self.store.set_note(self.trial_id, f"resumed from an older checkpoint: {'; '.join(passed)}")
+        self.resumed_from = point.epoch
+        return payload
+
+    def _checkpointer(self) -> Checkpointer | None:
+        run = self.config.run
+        if run.checkpoint == "none":
+            return None
+        files = CheckpointFiles(self.store, self.trial_id, warn=lambda text: print(
+            f"tunedeck: trial {self.trial_id}: {text}", file=sys.stderr, flush=True))
+        return Checkpointer(run.checkpoint, run.checkpoint_every, files.write)
 
     def __iter__(self) -> Iterator[Event]:
         beating = threading.Event()
         try:
-            for event in train(self.config, self.cancel, self.data, self.setup):
+            resume = self._resume_point()
+            for event in train(self.config, self.cancel, self.data, self.setup, self._checkpointer(), resume):
                 if isinstance(event, TrialStarted):
                     self.store.start_trial(self.trial_id, event, environment(event.device))
+                    if self.resumed_from is not None:
+                        self.store.note_resume(self.trial_id, self.resumed_from, self._earlier_resumes)
                     _start_heartbeat(self.store, self.trial_id, beating)
                 else:
                     self.store.record(self.trial_id, event)
@@ -56,6 +96,9 @@ class TrialRun:
             if self.finished is None:
                 self.store.mark_finished(self.trial_id, TrialState.CANCELLED,
                                          "stopped before the trial finished (its runner was interrupted)")
+            elif not self.finished.state.is_lost:  # it cannot be resumed: its `last` files go
+                for record in self.store.checkpoints(self.trial_id, LAST):
+                    remove_checkpoint(self.store, record)
 
     def stop(self) -> None:
         """Ask the loop to end within one batch; the trial ends as cancelled."""

@@ -41,6 +41,10 @@ def prepare_multiprocessing() -> None:
     resource_tracker.ensure_running()
 
 
+# A trainer ended by one of these was stopped from outside (kill, the OOM killer, a shutdown): the
+# trial is interrupted and can resume from its checkpoint. A crash of its own (SIGSEGV, an abort, a
+# non-zero exit) fails it.
+_KILLED_FROM_OUTSIDE = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
 PARENT_GONE_GRACE = 3.0  # seconds a trial gets to end by itself once the parent is gone
 
 
@@ -335,6 +339,9 @@ class ProcessExecutor:
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
         if shutting_down:  # we stopped it ourselves (a second Ctrl+C, the app quitting): not the trial's fault
             state, reason = TrialState.CANCELLED, f"stopped with tunedeck: its trainer (pid {worker.process.pid}) {how}"
+        elif code is not None and -code in _KILLED_FROM_OUTSIDE:  # kill -9, the OOM killer, a shutdown
+            state, reason = (TrialState.INTERRUPTED,
+                             f"the trainer process (pid {worker.process.pid}) {how} while the trial ran")
         else:
             state, reason = TrialState.FAILED, f"the trainer process (pid {worker.process.pid}) {how} while the trial ran"
         with Store(store_path) as store:

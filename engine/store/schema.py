@@ -14,7 +14,8 @@ from typing import Any
 from engine.errors import StoreError
 from engine.states import TrialState
 
-SCHEMA_VERSION = 3  # 2 added the sweeps table; 3 heartbeats, change counters, commands, the supervisor row
+SCHEMA_VERSION = 4  # 2 the sweeps table; 3 heartbeats, change counters, commands, the supervisor row;
+#                    4 checkpoints and a trial's note
 APP_NAME = "tunedeck"
 EPOCH_METRICS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
 STEP_METRIC = "step_loss"
@@ -50,6 +51,7 @@ TRIAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("owner", "TEXT NOT NULL DEFAULT ''"),  # 'supervisor': queued for, or run by, the store's supervisor
     ("heartbeat", "REAL"),  # the trainer's last sign of life (every few seconds while it runs)
     ("rev", "INTEGER NOT NULL DEFAULT 0"),  # the store-wide change counter when the row last changed
+    ("note", "TEXT"),  # the latest warning while it ran (a checkpoint skipped for want of disk space, ...)
 )
 # Every column but the counter itself and the heartbeat (which changes nothing a reader shows).
 WATCHED_COLUMNS = tuple(n for n, _ in TRIAL_COLUMNS if n not in ("id", "rev", "heartbeat"))
@@ -78,6 +80,10 @@ COMMANDS_DDL = ("CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY AUT
 SUPERVISOR_DDL = ("CREATE TABLE IF NOT EXISTS supervisor (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, "
                   "proc_start TEXT NOT NULL DEFAULT '', hostname TEXT NOT NULL DEFAULT '', started_at REAL, "
                   "heartbeat REAL, stopped_at REAL, parallel INTEGER NOT NULL DEFAULT 1, idle_exit REAL)")
+# Each checkpoint file a trial wrote, as the files beside the store should be (engine/execution/checkpoints).
+CHECKPOINTS_DDL = ("CREATE TABLE IF NOT EXISTS checkpoints (id INTEGER PRIMARY KEY AUTOINCREMENT, trial_id INTEGER NOT "
+                   "NULL REFERENCES trials(id) ON DELETE CASCADE, kind TEXT NOT NULL, path TEXT NOT NULL, epoch INTEGER "
+                   "NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, created_at REAL NOT NULL)")
 # `rev` is one counter for the whole table: a reader asks for `rev > last seen` and gets exactly the
 # rows changed since, whoever changed them, without re-reading the others (writers are serialised
 # by IMMEDIATE transactions, so the counter only grows).
@@ -102,6 +108,7 @@ DDL = (
     SWEEPS_DDL,
     COMMANDS_DDL,
     SUPERVISOR_DDL,
+    CHECKPOINTS_DDL,
     *CHANGE_DDL,
 )
 
@@ -139,6 +146,7 @@ class TrialRecord:
     steps: int
     owner: str = ""
     heartbeat: float | None = None
+    note: str | None = None
 
 
 def prepare(conn: sqlite3.Connection, path: str) -> bool:
@@ -178,12 +186,18 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
     if version < 2:
         conn.execute(SWEEPS_DDL)
     if version < 3:
-        for name, kind in TRIAL_COLUMNS[-3:]:
+        for name, kind in TRIAL_COLUMNS[-4:-1]:
             conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
         if version == 2:  # a version-1 store's sweeps table was just made with every column
             conn.execute(f"ALTER TABLE sweeps ADD COLUMN {SWEEP_COLUMNS[-1][0]} {SWEEP_COLUMNS[-1][1]}")
         conn.execute("UPDATE trials SET rev = id")
-        for statement in (COMMANDS_DDL, SUPERVISOR_DDL, *CHANGE_DDL):
+        for statement in (COMMANDS_DDL, SUPERVISOR_DDL, *CHANGE_DDL[:3]):
+            conn.execute(statement)
+    if version < 4:
+        conn.execute(f"ALTER TABLE trials ADD COLUMN {TRIAL_COLUMNS[-1][0]} {TRIAL_COLUMNS[-1][1]}")
+        conn.execute(CHECKPOINTS_DDL)
+        for statement in CHANGE_DDL[3:]:  # the triggers watch every column, the note too
+            conn.execute("DROP TRIGGER IF EXISTS " + statement.split()[5])
             conn.execute(statement)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
@@ -219,5 +233,5 @@ def record_from_row(row: sqlite3.Row, path: str) -> TrialRecord:
         device=data["device"], best_epoch=data["best_epoch"], best_val_loss=data["best_val_loss"],
         best_val_acc=data["best_val_acc"], test_loss=data["test_loss"], test_acc=data["test_acc"],
         epochs_run=data["epochs_run"] or 0, steps=data["steps"] or 0, owner=data.get("owner") or "",
-        heartbeat=data.get("heartbeat"),
+        heartbeat=data.get("heartbeat"), note=data.get("note"),
     )

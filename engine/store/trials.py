@@ -21,6 +21,7 @@ from engine.errors import StoreError
 from engine.events import SUMMARY_COLUMNS, EpochEnded, Event, StepLoss, TrialFinished, TrialStarted
 from engine.states import TrialState
 from engine.store.changes import StoreChanges
+from engine.store.checkpoints import CheckpointRecords
 from engine.store.commands import SupervisorRecords
 from engine.store.liveness import process_token
 from engine.store.recovery import SUPERVISOR, recover
@@ -40,7 +41,20 @@ if TYPE_CHECKING:
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-class Store(SweepRecords, StoreChanges, SupervisorRecords):
+def _set_wal(conn: sqlite3.Connection, wait: float = 30.0) -> str:
+    """Switch to WAL, waiting while another process creates the same file: switching the journal mode
+    needs the file to itself, and SQLite's busy timeout does not cover it (it says "locked" at once)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords):
     """An open trial store; use it as a context manager or call `close()`.
 
     One connection is shared by the threads of a process (the UI thread reads while a worker
@@ -83,7 +97,7 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords):
         self._conn = conn
         try:
             conn.execute("PRAGMA busy_timeout = 30000")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _set_wal(conn)
             if str(mode).lower() != "wal":
                 raise StoreError(f"{path}: cannot switch the store to WAL mode (got {mode!r})")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -187,6 +201,17 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords):
                                 TrialState.QUEUED.value))
             return cur.rowcount == 1
 
+    def requeue(self, trial_id: int, *, for_supervisor: bool = False) -> bool:
+        """Queue an interrupted or cancelled trial again, to resume it (in this process, or in the
+        supervisor's); one conditional update, so that two resumes of one trial never both run it."""
+        held = (None, "", "", SUPERVISOR) if for_supervisor else (os.getpid(), process_token(), self._hostname, self.owner)
+        with self._write() as conn:
+            cur = conn.execute("UPDATE trials SET state = ?, pid = ?, proc_start = ?, hostname = ?, owner = ? "
+                               "WHERE id = ? AND state IN (?, ?)",
+                               (TrialState.QUEUED.value, *held, trial_id, TrialState.INTERRUPTED.value,
+                                TrialState.CANCELLED.value))
+            return cur.rowcount == 1
+
     def cancel_unclaimed(self, trial_id: int, reason: str) -> bool:
         """Cancel a queued trial that no process holds yet (no supervisor needed); False: it is held or over."""
         with self._write() as conn:
@@ -207,8 +232,9 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords):
         with self._write() as conn:
             now = time.time()
             cur = conn.execute(
-                "UPDATE trials SET state = ?, started_at = ?, heartbeat = ?, pid = ?, proc_start = ?, hostname = ?, "
-                "env_json = ?, run_info_json = ?, problem = ?, n_params = ?, device = ? WHERE id = ?",
+                "UPDATE trials SET state = ?, started_at = COALESCE(started_at, ?), heartbeat = ?, pid = ?, "
+                "proc_start = ?, hostname = ?, env_json = ?, run_info_json = ?, problem = ?, n_params = ?, device = ?, "
+                "reason = NULL, error = NULL, finished_at = NULL WHERE id = ?",
                 (TrialState.RUNNING.value, now, now, os.getpid(), process_token(), self._hostname,
                  dump_json(env), dump_json(run_info), started.problem, started.n_params, started.device,
                  trial_id),

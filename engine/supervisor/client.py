@@ -92,6 +92,23 @@ class SupervisorClient:
                              "it was not resumed twice")
         self.ensure()
 
+    def resume_trial(self, trial_id: int) -> int:
+        """Queue an interrupted or cancelled trial to go on from its newest `last` checkpoint, as the same
+        trial; the epoch it goes on from (the trainer falls back to an older checkpoint if that one is
+        damaged). SupervisorError says why it cannot."""
+        record = self.store.trial(trial_id)
+        if not record.state.is_lost:
+            raise SupervisorError(f"trial {trial_id} is {record.state.value}: only an interrupted or cancelled "
+                                  "trial resumes")
+        lasts = self.store.checkpoints(trial_id, "last")
+        if not lasts:
+            raise SupervisorError(f"trial {trial_id} has no checkpoint to resume from (run.checkpoint was none "
+                                  "or best, or it stopped before one was written); clone it to run it again")
+        if not self.store.requeue(trial_id, for_supervisor=True):
+            raise SupervisorError(f"trial {trial_id} was just taken by another process")
+        self.ensure()
+        return lasts[0].epoch
+
     # --- commands -------------------------------------------------------------------------------
 
     def send(self, kind: str, **args: object) -> int:

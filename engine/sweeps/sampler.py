@@ -42,9 +42,12 @@ def epoch_metric(metric: str, event: EpochEnded) -> float | None:
 
 
 class Search:
-    """`history` (a resumed sweep's finished trials) is replayed first and counts towards the plan."""
+    """`history` (a resumed sweep's finished trials) is replayed first and counts towards the plan;
+    `carried` (the points of its interrupted trials that go on from their checkpoints) are the first
+    points asked, in order."""
 
-    def __init__(self, spec: SearchSpec, history: Sequence[PastTrial] = ()) -> None:
+    def __init__(self, spec: SearchSpec, history: Sequence[PastTrial] = (),
+                 carried: Sequence[dict[str, Any]] = ()) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -54,7 +57,7 @@ class Search:
         self._optuna = optuna
         self._lock = threading.Lock()
         self._distributions = {p.key: distribution(optuna, p) for p in spec.params}
-        self._resumed_grid = spec.strategy == "grid" and bool(history)
+        self._resumed_grid = spec.strategy == "grid" and bool(history or carried)
         # A resumed grid is finished by enqueueing the points not yet run: the GridSampler cannot
         # take replayed trials (it tracks its points in its own trial attributes).
         # Replayed trials do not move a sampler's random generator on: a resumed sweep would draw its
@@ -67,9 +70,13 @@ class Search:
         self.asked = 0
         for past in history:
             self._replay(past)
+        fixed = [{p.key: optuna_value(p, point.get(p.key)) for p in spec.params} for point in carried]
+        for point in fixed:
+            self.study.enqueue_trial(point)
         if self._resumed_grid:
             for point in self._grid_left(history):
-                self.study.enqueue_trial(point)
+                if point not in fixed:
+                    self.study.enqueue_trial(point)
 
     def _replay(self, past: PastTrial) -> None:
         ts = self._optuna.trial.TrialState

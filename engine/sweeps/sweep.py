@@ -10,6 +10,7 @@ whose executor breaks stops the sweep, saying why.
 """
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -64,6 +65,14 @@ def sweep_name(base: Config, spec: SearchSpec) -> str:
     return spec.name or f"{base.name or base.task.name}-{spec.strategy}"
 
 
+def _carried_trials(store: Store, sweep_id: int, spec: SearchSpec) -> list[tuple[int, dict, dict]]:
+    """A sweep's interrupted or cancelled trials that can go on from a checkpoint: (id, knobs, config)."""
+    from engine.sweeps.results import config_value
+
+    return [(t.id, {key: config_value(t.config, key) for key in spec.keys()}, t.config)
+            for t in store.trials(sweep_id=sweep_id) if t.state.is_lost and store.checkpoints(t.id, "last")]
+
+
 @dataclass(frozen=True)
 class SweepProgress:
     state: SweepState
@@ -90,7 +99,9 @@ class Sweep:
         self.pool = pool
         self._on_trial = on_trial
         past = _past_trials(store, resuming.id, self.spec) if resuming else []
-        self.search = Search(self.spec, [p for _, p in past])
+        carried = _carried_trials(store, resuming.id, self.spec) if resuming else []
+        self.search = Search(self.spec, [p for _, p in past], [updates for _, updates, _ in carried])
+        self._carried = collections.deque(carried)  # asked first: their points were enqueued first
         if resuming is None:
             self.name = sweep_name(base, self.spec)
             self.id = store.create_sweep(self.name, self.spec.to_dict(), base.to_dict(), self.spec.planned)
@@ -108,6 +119,7 @@ class Sweep:
         self._number: dict[int, int] = {}  # store trial id -> Optuna trial number
         self._updates: dict[int, dict] = {}
         self._best_epoch_value: dict[int, float] = {}
+        self._went_on: set[int] = set()  # carried trials: their epochs before the checkpoint were not observed
         self._durations: list[float] = []
         self._counts = {"completed": 0, "pruned": 0, "failed": 0, "cancelled": 0}
         self._refused = 0  # sampled combinations that the knobs' rules refused (no trial was stored)
@@ -256,15 +268,23 @@ class Sweep:
                     self._exhausted = True
                     self._cond.notify_all()
                     return
+                carried = self._carried.popleft() if self._carried else None
                 try:
-                    config = self.base.with_updates({**asked.updates, "name": f"{self.name} #{asked.number + 1}"})
+                    if carried is not None:  # an interrupted trial: it goes on from its checkpoint as itself
+                        config = Config.from_dict(carried[2])
+                    else:
+                        config = self.base.with_updates({**asked.updates, "name": f"{self.name} #{asked.number + 1}"})
                 except ConfigError as exc:  # a combination the knobs' own rules refuse: no trial to store
                     self.search.tell(asked.number, TrialState.FAILED, None)
                     self._refused += 1
                     refused: tuple[ConfigError, dict] | None = (exc, asked.updates)
                 else:
                     refused = None
-                    trial_id = self.store.create_trial(config, sweep_id=self.id)
+                    if carried is not None and self.store.requeue(carried[0]):
+                        trial_id = carried[0]
+                        self._went_on.add(trial_id)
+                    else:
+                        trial_id = self.store.create_trial(config, sweep_id=self.id)
                     self._running.add(trial_id)
                     self._number[trial_id] = asked.number
                     self._updates[trial_id] = asked.updates
@@ -287,11 +307,27 @@ class Sweep:
             number = self._number.get(trial_id)
             updates = self._updates.pop(trial_id, {})
             value = self._best_epoch_value.pop(trial_id, None)
+            went_on = trial_id in self._went_on
+        if went_on:  # its objective is its best epoch over the whole trial, as the store now holds it
+            from engine.sweeps.results import best_value, epoch_values
+
+            try:
+                value = best_value(epoch_values(self.store, [trial_id], self.spec.metric).get(trial_id, {}),
+                                   self.spec.direction)
+            except TunedeckError:  # a store hiccup: what this run observed is the next best thing
+                pass
         if number is not None:
             self.search.tell(number, finished.state, value)
         self._count(trial_id, finished.state, finished.seconds, value)
         if broke:  # the executor itself broke (not the trial): no point going on
             self.stop(finished.reason)
+        if self.base.run.keep_best and finished.state.is_finished:
+            from engine.sweeps.retention import keep_best_of_sweep
+
+            try:
+                keep_best_of_sweep(self.store, self.id)  # run.keep_best: only the K best keep their weights
+            except TunedeckError:
+                pass
         if self._on_trial:
             self._on_trial(trial_id, finished, updates)
         with self._cond:

@@ -42,6 +42,8 @@ class StoreFollower:
         self._version: int | None = None
         self._frame: pl.DataFrame | None = None
         self._stale: dict[int, TrialRecord] = {}  # changed rows not yet patched into the frame
+        self._unfinished: dict[int, TrialState] = {}  # asked every tick: never scan every record for it
+        self._row_of: dict[int, int] = {}  # trial id -> its row in the frame
         self._force = True
 
     def nudge(self) -> None:
@@ -57,6 +59,10 @@ class StoreFollower:
         for record in changed:
             self.records[record.id] = record
             self._stale[record.id] = record
+            if record.state.is_finished:
+                self._unfinished.pop(record.id, None)
+            else:
+                self._unfinished[record.id] = record.state
         metrics, self._rowid = self.store.metrics_since(self._rowid, METRIC_ROWS_PER_POLL)
         more = len(metrics) == METRIC_ROWS_PER_POLL
         if more:
@@ -66,6 +72,8 @@ class StoreFollower:
     # --- questions ------------------------------------------------------------------------------
 
     def in_state(self, state: TrialState) -> list[int]:
+        if not state.is_finished:
+            return sorted(t for t, s in self._unfinished.items() if s is state)
         return sorted(t for t, r in self.records.items() if r.state is state)
 
     def get(self, trial_id: int) -> TrialRecord | None:
@@ -73,14 +81,28 @@ class StoreFollower:
 
     @property
     def frame(self) -> pl.DataFrame:
-        """Every trial as the table shows it, patched with the rows changed since the last call."""
+        """Every trial as the table shows it, patched with the rows changed since the last call: changed
+        rows are written over in place, new ones (always the newest ids) appended; nothing is re-sorted."""
         if self._frame is None:
             self._frame = trial_frame([self.records[t] for t in sorted(self.records)])
+            self._row_of = {t: i for i, t in enumerate(self._frame["id"].to_list())}
         elif self._stale:
-            ids = list(self._stale)
-            patch = trial_frame([self._stale[t] for t in sorted(ids)])
-            kept = self._frame.filter(~pl.col("id").is_in(ids))
-            self._frame = pl.concat([kept, patch]).sort("id")
+            known = sorted(t for t in self._stale if t in self._row_of)
+            new = sorted(t for t in self._stale if t not in self._row_of)
+            frame = self._frame
+            if known:
+                patch = trial_frame([self._stale[t] for t in known])
+                rows = [self._row_of[t] for t in known]
+                frame = frame.with_columns(frame.get_column(name).scatter(rows, patch.get_column(name))
+                                           for name in frame.columns)
+            if new:
+                start = frame.height
+                frame = pl.concat([frame, trial_frame([self._stale[t] for t in new])])
+                self._row_of.update({t: start + i for i, t in enumerate(new)})
+                if start and new[0] < frame["id"][start - 1]:
+                    frame = frame.sort("id")  # an id older than the newest row: rare, and rebuilt in order
+                    self._row_of = {t: i for i, t in enumerate(frame["id"].to_list())}
+            self._frame = frame
         self._stale.clear()
         return self._frame
 

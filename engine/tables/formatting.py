@@ -53,3 +53,23 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     out = [line(list(headers)), line(["-" * w for w in widths])]
     out += [line(r) for r in cells]
     return "\n".join(out)
+
+
+def fmt_bytes(size: float | None) -> str:
+    """`512 B`, `4.0 KiB`, `160.3 MiB`, `1.2 GiB`: checkpoint and export sizes, as people read them."""
+    if size is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def checkpoint_summary(checkpoints: Sequence[Any]) -> str:
+    """One line for a trial's checkpoints (CheckpointRecords): `best epoch 12 (4.0 KiB), last epoch 20 (...)
+    in DIR`, or `none`; the CLI's `show` and the cockpit's detail view both print it."""
+    if not checkpoints:
+        return "none"
+    parts = [f"{c.kind} epoch {c.epoch} ({fmt_bytes(c.size)})" for c in checkpoints]
+    return ", ".join(parts) + f" in {checkpoints[0].path.parent}"

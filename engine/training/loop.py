@@ -27,6 +27,7 @@ from engine.states import TrialState
 from engine.tasks import build_task
 from engine.tasks.base import TaskData, split_sizes
 from engine.training.batches import count_batches, iter_batches, to_device
+from engine.training.checkpoint import Checkpointer, CheckpointError, restore
 from engine.training.device import check_precision, choose_threads, resolve_device
 from engine.training.losses import build_loss, correct_count, l1_penalty, resolve_loss_name
 from engine.training.models import build_model, count_parameters
@@ -49,6 +50,7 @@ class Setup:
     amp_dtype: torch.dtype | None
     threads: int
     steps_per_epoch: int
+    loss_name: str = ""
 
 
 @dataclass
@@ -67,6 +69,12 @@ class Progress:
     test_loss: float | None = None
     test_acc: float | None = None
     started: float = field(default_factory=time.perf_counter)
+    earlier_seconds: float = 0.0  # trained before a resume
+    resumed_from: int | None = None  # the epoch a resumed trial went on from
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started + self.earlier_seconds
 
     def summary(self) -> Summary:
         return Summary(self.best_epoch, self.best_val_loss, self.best_val_acc, self.test_loss, self.test_acc,
@@ -95,15 +103,17 @@ def prepare(config: Config, data: TaskData | None = None) -> Setup:
     for name in ("train", "val", "test"):
         setattr(data, name, to_device(getattr(data, name), device))
     steps = count_batches(data.train, config.optim.batch_size)
-    return Setup(config, data, device, model, loss_fn, optimizer, scheduler, amp_dtype, threads, steps)
+    return Setup(config, data, device, model, loss_fn, optimizer, scheduler, amp_dtype, threads, steps, loss_name)
 
 
 def train(config: Config, cancel: threading.Event | None = None, data: TaskData | None = None,
-          setup: Setup | None = None) -> Iterator[Event]:
+          setup: Setup | None = None, checkpoints: Checkpointer | None = None,
+          resume: dict[str, Any] | None = None) -> Iterator[Event]:
     """Run one trial, yielding its events; the last one is always a TrialFinished.
 
     `setup` is a `prepare(config)` done earlier (the CLI prepares first, to reject bad data before
-    recording a trial); `data` is a task's data built earlier.
+    recording a trial); `data` is a task's data built earlier; `checkpoints` is told after every
+    epoch (engine.training.checkpoint); `resume` is a `last` checkpoint's payload to go on from.
     """
     progress = Progress()
     cancel = cancel or threading.Event()
@@ -112,7 +122,9 @@ def train(config: Config, cancel: threading.Event | None = None, data: TaskData 
         n_train, n_val, n_test = split_sizes(setup.data)
         yield TrialStarted(str(setup.device), count_parameters(setup.model), n_train, n_val, n_test,
                            setup.steps_per_epoch, setup.data.problem, setup.threads, dict(setup.data.info))
-        yield from _fit(setup, cancel, progress)
+        yield from _fit(setup, cancel, progress, checkpoints, resume)
+    except CheckpointError as exc:
+        yield _finished(progress, TrialState.FAILED, f"cannot resume from its checkpoint: {exc}")
     except TunedeckError as exc:
         yield _finished(progress, TrialState.FAILED, str(exc))
     except Exception as exc:  # user code (plugin tasks and models) may raise anything
@@ -120,16 +132,19 @@ def train(config: Config, cancel: threading.Event | None = None, data: TaskData 
 
 
 def _finished(progress: Progress, state: TrialState, reason: str, error: str | None = None) -> TrialFinished:
-    return TrialFinished(state, reason, progress.summary(), time.perf_counter() - progress.started, error)
+    return TrialFinished(state, reason, progress.summary(), progress.seconds, error)
 
 
-def _fit(s: Setup, cancel: threading.Event, p: Progress) -> Iterator[Event]:
+def _fit(s: Setup, cancel: threading.Event, p: Progress, checkpoints: Checkpointer | None,
+         resume: dict[str, Any] | None) -> Iterator[Event]:
     c = s.config
     gen = torch.Generator().manual_seed(c.run.seed)
     torch.manual_seed(c.run.seed)  # dropout draws from the global generator: pin it where training starts
     log_every = c.run.log_every or max(1, math.ceil(s.steps_per_epoch / STEP_LOGS_PER_EPOCH))
     scaler = torch.amp.GradScaler("cuda") if s.amp_dtype == torch.float16 else None
-    for epoch in range(1, c.optim.max_epochs + 1):
+    if resume is not None:
+        restore(s, p, gen, scaler, resume)
+    for epoch in range(p.epochs_done + 1, c.optim.max_epochs + 1):
         p.epoch = epoch
         epoch_start = time.perf_counter()
         s.model.train()
@@ -186,10 +201,16 @@ def _fit(s: Setup, cancel: threading.Event, p: Progress) -> Iterator[Event]:
         step_scheduler(s.scheduler, val_loss)
         if c.early_stop.patience and p.stale_epochs >= c.early_stop.patience:
             reason = _early_stop_reason(s, p)
+            if checkpoints is not None:
+                checkpoints.at_end(s, p)
             _finish_with_test(s, p)
             yield _finished(p, TrialState.EARLY_STOPPED, reason)
             return
+        if checkpoints is not None:
+            checkpoints.after_epoch(s, p, gen, scaler, improved)
     reason = f"ran all {c.optim.max_epochs} epochs; best {_best_text(s, p)}"
+    if checkpoints is not None:
+        checkpoints.at_end(s, p)
     _finish_with_test(s, p)
     yield _finished(p, TrialState.COMPLETED, reason + (", weights restored" if _restores(s, p) else ""))
 

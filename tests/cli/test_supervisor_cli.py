@@ -230,7 +230,10 @@ def test_stop_a_sweep_resume_it_detached_with_another_parallel_and_stop_all(cli:
     assert everything.stdout == "stopped 1 sweep and 2 trials of the supervisor\n"
     with Store(cli.store) as store:
         assert store.sweep(1).state == SweepState.STOPPED
-        assert [t.state for t in store.trials()] == [TrialState.CANCELLED] * 3
+        # The trial cancelled with the first stop goes on as itself if it had written a checkpoint (two
+        # trials), else its point runs again as a new trial (three).
+        carried = bool(store.trial(1).run_info.get("resumed"))
+        assert [t.state for t in store.trials()] == [TrialState.CANCELLED] * (2 if carried else 3)
     nothing = cli("stop", "--all")
     assert nothing.returncode == 0 and nothing.stdout.startswith("nothing to stop")
 

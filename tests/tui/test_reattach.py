@@ -172,3 +172,28 @@ def test_a_sweep_in_another_process_appears_within_two_table_refreshes(store_pat
 
     run_app(app, script)
     assert refreshes and refreshes[0] <= 2
+
+
+def test_a_trial_whose_trainer_was_killed_resumes_from_the_cockpit_and_its_curve_goes_on(store_path: Path) -> None:
+    store = Store(store_path)
+    config = load_preset("toy2d-mlp").with_updates({**LONG, "optim.max_epochs": 400, "run.checkpoint_every": 0,
+                                                    "reg.dropout": 0.1})
+    client = SupervisorClient(store)
+    trial_id = client.enqueue(config)
+    wait_for(lambda: store.trial(trial_id).epochs_run >= 20, 60, "the trial trains")
+    os.kill(store.trial(trial_id).pid, signal.SIGKILL)  # the OOM killer, say
+    wait_for(lambda: store.trial(trial_id).state is TrialState.INTERRUPTED, 30, "the trial is interrupted")
+    cut = store.trial(trial_id).epochs_run
+    saved = store.checkpoints(trial_id, "last")[0].epoch
+    app = TunedeckApp(config, store, client)
+
+    async def script(pilot: Pilot) -> None:
+        app.cockpit.table.focus()
+        await pilot.press("home", "u")
+        await until(pilot, lambda: store.trial(trial_id).state.is_finished, 120)
+
+    run_app(app, script)
+    record = store.trial(trial_id)
+    assert record.state is TrialState.COMPLETED and record.epochs_run == 400
+    assert [e["epoch"] for e in store.epochs(trial_id)] == list(range(1, 401))  # one curve, no seam, no repeat
+    assert saved <= cut and [r["epoch"] for r in record.run_info["resumed"]] == [saved]

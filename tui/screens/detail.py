@@ -11,7 +11,7 @@ from engine.config.groups import applicable_view
 from engine.config.presets import dict_to_toml
 from engine.store import Store
 from engine.store.schema import TrialRecord
-from engine.tables.formatting import fmt_duration, fmt_value
+from engine.tables.formatting import checkpoint_summary, fmt_duration, fmt_value
 from tui.theme import trial_style
 
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
@@ -26,6 +26,7 @@ class DetailScreen(ModalScreen[int | None]):
         super().__init__()
         self.record: TrialRecord = store.trial(trial_id)
         self.epochs = store.epochs(trial_id)
+        self.checkpoints = store.checkpoints(trial_id)
 
     def compose(self) -> ComposeResult:
         r = self.record
@@ -57,7 +58,14 @@ class DetailScreen(ModalScreen[int | None]):
                 f"   test_acc {fmt_value(r.test_acc)}   epochs {fmt_value(r.epochs_run)}"
                 f"   {fmt_duration(r.duration_s)}\n"
                 f"[b]ran on[/b]   {env.get('hostname', '-')} {r.device or '-'}   torch {env.get('torch', '-')}"
-                f"   tunedeck {env.get('tunedeck', '-')}")
+                f"   tunedeck {env.get('tunedeck', '-')}\n"
+                f"[b]saved[/b]    {_escape(checkpoint_summary(self.checkpoints))}{self._resumed()}"
+                + (f"\n[b yellow]note[/]     {_escape(r.note)}" if r.note else ""))
+
+    def _resumed(self) -> str:
+        resumed = self.record.run_info.get("resumed") or []
+        epochs = ", ".join(str(entry.get("epoch")) for entry in resumed if isinstance(entry, dict))
+        return f"   resumed from epoch {epochs}" if epochs else ""
 
     def _config_text(self) -> str:
         shown, omitted = applicable_view(self.record.config)

@@ -48,7 +48,8 @@ class Monitor(Vertical):
         self._sweep: tuple[int, tuple, SweepProgress] | None = None  # sweep id, its counts, its progress
         self._supervisor_read = 0.0
         self._moved = False  # the last tick saw some change in the store
-        self._counts_seen: dict[int, tuple] = {}  # sweep id -> its counts when `sweep_changed` last asked
+        self._counts_seen: dict[int, tuple] = {}
+        self._notes: dict[int, str] = {}  # trial id -> the note last seen (a new one is shown once)  # sweep id -> its counts when `sweep_changed` last asked
 
     def compose(self) -> ComposeResult:
         yield LossPlot(id="plot")
@@ -85,6 +86,10 @@ class Monitor(Vertical):
             for record in update.trials:
                 if record.state.is_finished:
                     self.plotdata.forget(record.id)  # read again, complete, when next shown
+                if record.note and self._notes.get(record.id) != record.note:
+                    if record.id in self._notes or not record.state.is_finished:
+                        self.app.notify(record.note, title=f"trial {record.id}", severity="warning", timeout=8)
+                self._notes[record.id] = record.note or ""
         shown = {self.focus_trial(), *self.table.selected_ids}
         if changed & shown or update.trials:
             self.update_plot()
@@ -163,7 +168,9 @@ class Monitor(Vertical):
         key = widget.id or ""
         if self._shown.get(key) != text:
             self._shown[key] = text
-            widget.update(text)
+            # One line of fixed height and full width (styles.tcss): new text never changes the layout,
+            # and asking for one re-lays out the whole screen, the form's ~260 widgets included.
+            widget.update(text, layout=False)
 
     # --- plot -----------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from engine.config.groups import applicable_view
 from engine.config.presets import dict_to_toml
-from engine.tables.formatting import fmt_duration, fmt_value, render_table
+from engine.tables.formatting import checkpoint_summary, fmt_duration, fmt_value, render_table
 from tunedeck.cli.storeopen import open_store
 
 EPOCH_COLUMNS = ["epoch", "step", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds"]
@@ -16,11 +16,18 @@ def execute(args: argparse.Namespace) -> int:
     with open_store(args.store, create=False) as store:
         record = store.trial(args.trial_id)
         epochs = store.epochs(args.trial_id)
+        checkpoints = store.checkpoints(args.trial_id)
     print(f"trial {record.id}: {record.name}  [{record.state.value}]")
     print(f"  task        {record.task}")
     print(f"  why         {record.reason or '-'}")
+    if record.note:
+        print(f"  note        {record.note}")
     print(f"  created     {_when(record.created_at)}   started {_when(record.started_at)}   "
           f"finished {_when(record.finished_at)}   duration {fmt_duration(record.duration_s)}")
+    resumed = (record.run_info or {}).get("resumed") or []
+    if resumed:
+        print("  resumed     " + ", ".join(f"from the checkpoint of epoch {r.get('epoch')} at {_when(r.get('at'))}"
+                                          for r in resumed))
     env = record.env or {}
     if env:
         print(f"  ran on      {env.get('hostname', '-')} {record.device or env.get('device', '-')}, "
@@ -28,6 +35,10 @@ def execute(args: argparse.Namespace) -> int:
     print(f"  summary     best_epoch {fmt_value(record.best_epoch)}  best_val_loss {fmt_value(record.best_val_loss)}"
           f"  val_acc {fmt_value(record.best_val_acc)}  test_loss {fmt_value(record.test_loss)}"
           f"  test_acc {fmt_value(record.test_acc)}  epochs {fmt_value(record.epochs_run)}")
+    print(f"  checkpoints {checkpoint_summary(checkpoints)}")
+    missing = [c.path.name for c in checkpoints if not c.path.exists()]
+    if missing:
+        print(f"              missing on disk: {', '.join(missing)}")
     if record.error:
         print("\nerror:")
         print("  " + record.error.rstrip().replace("\n", "\n  "))

@@ -24,10 +24,13 @@ tunedeck: tune PyTorch models from the terminal.
   tunedeck status            the store's supervisor, running and queued trials, active sweeps
   tunedeck watch ID          follow a running trial's epochs, wherever it runs
   tunedeck stop ID           stop a running or queued trial (--sweep ID: a sweep; --all: everything)
+  tunedeck resume ID         go on with an interrupted or cancelled trial from its last checkpoint
   tunedeck sweeps            list the sweeps in the store: state, progress, best
   tunedeck trials            list the trials in the store
   tunedeck show ID           one trial: config, summary, why it stopped, per-epoch metrics
   tunedeck export -o FILE    write the trial table (or --history) to csv/parquet/json/ndjson/md
+  tunedeck export-model ID   a trial's trained model (-o FILE); tunedeck.load_model(FILE) in Python
+  tunedeck gc                remove the checkpoints nothing needs any more (--dry-run: list them)
   tunedeck preset list|show  the shipped presets; a preset resolved to TOML
 
 PRESET is a shipped preset's name (see `tunedeck preset list`) or a path to a TOML file.
@@ -129,6 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--all", action="store_true", help="stop every trial and sweep of the supervisor")
     _store_arg(stop)
 
+    resume = sub.add_parser("resume", help="go on with an interrupted or cancelled trial", description=(
+        "Resume an interrupted or cancelled trial from its newest usable `last` checkpoint, as the same "
+        "trial: the epochs after that checkpoint are forgotten and trained again (on a CPU, to the same "
+        "values). Prints `tunedeck run`'s lines; Ctrl+C cancels it again. If the newest checkpoint is "
+        "damaged, the one before it is used and the command says so; with none usable it exits 2 "
+        "(--restart runs the trial again from epoch 1). Exit status as `tunedeck run`'s. With --detach "
+        "the trial is queued for the store's supervisor and the command returns at once."))
+    resume.add_argument("trial_id", type=int, metavar="ID")
+    resume.add_argument("--restart", action="store_true",
+                        help="run it again from epoch 1, dropping its checkpoints (also when none is usable)")
+    resume.add_argument("--detach", action="store_true",
+                        help="queue it for the store's supervisor, which trains it in the background")
+    _store_arg(resume)
+
     sweeps = sub.add_parser("sweeps", help="list the sweeps in the store", description=(
         "One line per sweep: its id, name, strategy, state (running, paused, completed, stopped, "
         "interrupted), trials done of planned, how many were pruned and failed, and the best trial by "
@@ -164,6 +181,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--desc", action="store_true", help="sort descending")
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
     _store_arg(export)
+
+    export_model = sub.add_parser("export-model", help="write a trial's trained model for inference", description=(
+        "Write a trial's best weights (--last: its newest resume checkpoint's) to FILE as a state_dict "
+        "of tensors, and its config and model shapes to FILE with .toml beside it. In Python, "
+        "`tunedeck.load_model(FILE)` builds the model back in eval mode (a plugin task's own model: "
+        "its state_dict). Needs run.checkpoint = both or best (last for --last) when the trial ran."))
+    export_model.add_argument("trial_id", type=int, metavar="ID")
+    export_model.add_argument("-o", "--output", required=True, metavar="FILE", help="the weights file, e.g. model.pt")
+    export_model.add_argument("--last", action="store_true", help="the newest `last` checkpoint, not the best")
+    export_model.add_argument("--force", action="store_true", help="overwrite FILE and its .toml")
+    _store_arg(export_model)
+
+    gc = sub.add_parser("gc", help="remove checkpoints that nothing needs any more", description=(
+        "Remove the `last` checkpoints of trials that can no longer resume (they ended by themselves), "
+        "the best checkpoints beyond a sweep's run.keep_best, and files in the store's artifacts folder "
+        "that no trial's record names. Prints each file, its size and why, then what was freed."))
+    gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    _store_arg(gc)
 
     preset = sub.add_parser("preset", help="shipped presets and resolved configs")
     psub = preset.add_subparsers(dest="preset_command", metavar="list|show", required=True)
@@ -231,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from engine.errors import TunedeckError
 
-    module = importlib.import_module(f"tunedeck.cli.cmd_{args.command}")
+    module = importlib.import_module(f"tunedeck.cli.cmd_{args.command.replace('-', '_')}")
     try:
         return int(module.execute(args))
     except TunedeckError as exc:

@@ -85,7 +85,7 @@ def test_a_crashing_child_fails_its_trial_and_the_next_trial_still_runs(
     after = pool.submit(toy())
     assert pool.wait_idle(120)
     record = store.trial(crash)
-    assert record.state is TrialState.FAILED and "killed by signal 9" in record.reason
+    assert record.state is TrialState.FAILED and "killed by signal 6" in record.reason
     assert store.trial(after).state is TrialState.COMPLETED
 
 
