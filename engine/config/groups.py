@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.config.consistency import BUILTIN_TASKS, CSV_TASKS, SCRIPT_TASK, check_consistency
 from engine.config.knobs import (
     BOOL,
     CHOICE,
@@ -27,10 +28,18 @@ from engine.config.knobs import (
     knob,
     suggest,
 )
+from engine.config.params import (
+    PARAMS,
+    PARAMS_SPEC,
+    declaration,
+    find_param,
+    param_values,
+    parse_declarations,
+    set_param,
+    split_params,
+)
 from engine.errors import ConfigError
 
-BUILTIN_TASKS = ("toy2d", "curve", "text-csv", "table-csv")
-CSV_TASKS = ("text-csv", "table-csv")
 _PLUGIN_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")
 
 
@@ -58,8 +67,16 @@ class TaskConfig:
                           applies=_task_in("toy2d", "curve"))
     noise: float = knob(0.3, "Std of the noise on the curve's targets (toy2d: spread of the clouds is 1)",
                         FLOAT, low=0.0, high=100.0, applies=_task_in("curve"))
-    path: str = knob("", "Data file (CSV; table-csv also reads Parquet), relative to the working directory",
-                     STR, applies=_task_in(*CSV_TASKS))
+    path: str = knob("", "Data file (CSV; table-csv also reads Parquet), or the training script of the "
+                     "script task, relative to the working directory", STR, applies=_task_in(*CSV_TASKS, SCRIPT_TASK))
+    args: tuple[str, ...] = knob((), "Extra command-line arguments for the script", STR_LIST,
+                                 applies=_task_in(SCRIPT_TASK))
+    python: str = knob("", "Interpreter that runs the script; empty: the one running tunedeck", STR,
+                       applies=_task_in(SCRIPT_TASK))
+    stop_grace: float = knob(10.0, "Seconds a stopped script gets after SIGTERM before SIGKILL", FLOAT, low=0.0,
+                             high=3600.0, applies=_task_in(SCRIPT_TASK))
+    pass_flags: bool = knob(False, "Also pass the knobs as --key value flags (for scripts without tunedeck)",
+                            BOOL, applies=_task_in(SCRIPT_TASK))
     text_column: str = knob("text", "Column holding the text", STR, applies=_task_in("text-csv"))
     label_column: str = knob("label", "Column holding the class label", STR, applies=_task_in("text-csv"))
     split_column: str = knob("", "Column with train/val/test per row; empty: seeded 70/15/15 split by label",
@@ -190,17 +207,21 @@ class Config:
     reg: RegConfig = dataclasses.field(default_factory=RegConfig)
     early_stop: EarlyStopConfig = dataclasses.field(default_factory=EarlyStopConfig)
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
+    params: dict = dataclasses.field(default_factory=dict, hash=False)  # the user's own knobs: name -> value
+    param_fields: tuple[FieldInfo, ...] = ()  # their declarations, as knobs of group "params"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Validate a nested mapping (as read from TOML) into a Config.
 
         Unknown groups or keys are errors with a "did you mean" hint; missing keys take defaults.
+        Declared params come from `params_spec`, or from tables in `params` (a preset's layout).
         """
         data = dict(data)
         name = data.pop("name", "")
         if not isinstance(name, str):
             raise ConfigError("must be a string", key="name", value=name)
+        param_fields, params = _build_params(data.pop(PARAMS_SPEC, None), data.pop(PARAMS, None))
         groups: dict[str, Any] = {}
         for group, values in data.items():
             if group not in GROUPS:
@@ -210,7 +231,7 @@ class Config:
             groups[group] = _build_group(group, values)
         for group, gcls in GROUPS.items():
             groups.setdefault(group, gcls())
-        config = cls(name=name, **groups)
+        config = cls(name=name, **groups, params=params, param_fields=param_fields)
         check_consistency(config)
         return config
 
@@ -219,19 +240,32 @@ class Config:
         out: dict[str, Any] = {"name": self.name} if self.name else {}
         for group in GROUPS:
             out[group] = {k: _plain(v) for k, v in dataclasses.asdict(getattr(self, group)).items()}
+        if self.param_fields:  # values as a script reads them, declarations apart
+            out[PARAMS] = {k: _plain(v) for k, v in self.params.items()}
+            out[PARAMS_SPEC] = {f.name: declaration(f) for f in self.param_fields}
         return out
 
+    def fields(self) -> tuple[FieldInfo, ...]:
+        """Every knob of this config: the built-in ones, then its declared params."""
+        return (*iter_fields(), *self.param_fields)
+
+    def field_info(self, key: str) -> FieldInfo:
+        """`field_info`, knowing this config's params too."""
+        return find_param(self.param_fields, key) if key.startswith(PARAMS + ".") else field_info(key)
+
     def flat(self) -> dict[str, Any]:
-        """Dotted key -> value for every knob, e.g. {'optim.lr': 0.001, ...}."""
-        return {f.key: self.get(f.key) for f in iter_fields()}
+        """Dotted key -> value for every knob, e.g. {'optim.lr': 0.001, 'params.num_heads': 4, ...}."""
+        return {f.key: self.get(f.key) for f in self.fields()}
 
     def get(self, key: str) -> Any:
         group, _, name = key.partition(".")
+        if group == PARAMS:
+            return self.params[name]
         return getattr(getattr(self, group), name)
 
     def applies(self, key: str) -> bool:
         """Whether a knob is in use for this config (CNN channels do not apply to an MLP)."""
-        info = field_info(key)
+        info = self.field_info(key)
         return info.knob.applies is None or bool(info.knob.applies(self))
 
     def with_updates(self, updates: Mapping[str, Any]) -> Config:
@@ -253,6 +287,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+RESERVED_NAMES = (*GROUPS, "name", PARAMS, PARAMS_SPEC)  # what a param may not be called
+
+
+def _build_params(spec: Any, raw: Any) -> tuple[tuple[FieldInfo, ...], dict[str, Any]]:
+    declared, values = split_params(raw, RESERVED_NAMES)
+    if spec is not None and not isinstance(spec, Mapping):
+        raise ConfigError("must be a table of declarations", key=PARAMS_SPEC, value=spec)
+    fields = parse_declarations({**(spec or {}), **declared}, RESERVED_NAMES)
+    return fields, param_values(fields, values)
 
 
 def _build_group(group: str, values: Mapping[str, Any]) -> Any:
@@ -286,6 +331,9 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
         data["name"] = value
         return
     group, dot, name = key.partition(".")
+    if group == PARAMS and dot:
+        set_param(data, key, value)
+        return
     if not dot or group not in GROUPS:
         raise ConfigError("unknown key" + suggest(key, [f.key for f in iter_fields()] + ["name"]), key=key)
     table_key, _, inner = key.rpartition(".") if key.count(".") >= 2 else ("", "", "")
@@ -319,44 +367,13 @@ def applicable_view(stored: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
             shown.setdefault(info.group, {})[info.name] = group.get(info.name, info.default)
         else:
             omitted += 1
+    for key in (PARAMS, PARAMS_SPEC):  # the user's own knobs always play a part
+        if key in stored:
+            shown[key] = stored[key]
     return shown, omitted
-
-
-def check_consistency(c: Config) -> None:
-    """Rules that involve more than one knob; each names the key to change."""
-    if c.task.name in CSV_TASKS and not c.task.path:
-        raise ConfigError(f"is required for task {c.task.name!r} (set it in the preset or with "
-                          f"--set task.path=FILE)", key="task.path", value=c.task.path)
-    if c.model.kind == "cnn" and c.task.name in BUILTIN_TASKS and not (
-        c.task.name == "text-csv" and c.task.vectorizer == "char-matrix"
-    ):
-        raise ConfigError(
-            "model.kind = 'cnn' needs task.name = 'text-csv' with task.vectorizer = 'char-matrix'",
-            key="model.kind", value=c.model.kind,
-        )
-    if c.task.name == "text-csv" and c.task.vectorizer == "char-matrix" and c.model.kind != "cnn":
-        raise ConfigError("task.vectorizer = 'char-matrix' needs model.kind = 'cnn'",
-                          key="task.vectorizer", value=c.task.vectorizer)
-    if c.optim.nesterov and c.optim.optimizer == "sgd" and c.optim.momentum <= 0:
-        raise ConfigError("needs optim.momentum > 0", key="optim.nesterov", value=True)
-    regression = c.task.name == "curve" or (c.task.name == "table-csv" and c.task.problem == "regression")
-    classification = c.task.name in ("toy2d", "text-csv") or (
-        c.task.name == "table-csv" and c.task.problem == "classification")
-    if regression and c.optim.loss in ("cross_entropy", "bce_with_logits"):
-        raise ConfigError(f"task {c.task.name!r} is a regression; use auto, mse, huber or l1",
-                          key="optim.loss", value=c.optim.loss)
-    if classification and c.optim.loss in ("mse", "huber", "l1"):
-        raise ConfigError(f"task {c.task.name!r} is a classification; use auto, cross_entropy or bce_with_logits",
-                          key="optim.loss", value=c.optim.loss)
-    if regression and c.early_stop.monitor == "val_acc":
-        raise ConfigError("val_acc needs a classification task; use val_loss", key="early_stop.monitor",
-                          value="val_acc")
-    if c.run.precision != "fp32" and c.run.device in ("cpu", "mps"):
-        raise ConfigError(f"mixed precision needs a CUDA device, and run.device is {c.run.device!r}; use fp32",
-                          key="run.precision", value=c.run.precision)
 
 
 __all__ = [
     "Config", "TaskConfig", "ModelConfig", "OptimConfig", "RegConfig", "EarlyStopConfig", "RunConfig",
-    "GROUPS", "GROUP_TITLES", "BUILTIN_TASKS", "iter_fields", "field_info", "set_dotted", "is_plugin",
+    "GROUPS", "GROUP_TITLES", "BUILTIN_TASKS", "SCRIPT_TASK", "iter_fields", "field_info", "set_dotted", "is_plugin",
 ]

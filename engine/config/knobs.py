@@ -39,6 +39,7 @@ class Knob:
     validator: Callable[[Any], str | None] | None = None
     applies: Callable[[Any], bool] | None = None  # given the whole Config: is it in use?
     min_items: int = 0
+    log: bool = False  # a sweep's range over it is on a log scale unless it says otherwise
 
     def rule_text(self) -> str:
         """A short human description of what the knob accepts, for help screens."""

@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from engine.config.groups import Config, field_info, set_dotted
+from engine.config.groups import RESERVED_NAMES, Config, field_info, set_dotted
 from engine.config.knob_text import parse_text
 from engine.config.knobs import STR, suggest
+from engine.config.params import PARAMS, PARAMS_SPEC, TYPES, split_params
 from engine.config.toml_io import inline_toml, read_literal, read_toml_text, table_toml, toml_key
 from engine.errors import ConfigError
 
@@ -96,6 +97,9 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Sources]:
         merged.pop("name", None)  # a preset is named by itself or its file, never by its base
         sources.pop("name", None)
     for key, value in data.items():
+        if key == PARAMS:
+            _merge_params(merged, sources, value, path, text)
+            continue
         if isinstance(value, dict):
             target = merged.setdefault(key, {})
             sources.setdefault(key, (path, text))
@@ -107,6 +111,24 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Sources]:
         merged[key] = value
         sources[key] = (path, text)
     return merged, sources
+
+
+def _merge_params(merged: dict[str, Any], sources: Sources, raw: Any, path: Path, text: str) -> None:
+    """A preset's `[params]` into the stored layout: declarations under `params_spec`, values under `params`.
+
+    A later file's value overrides a base's declaration's default; a redeclaration replaces both.
+    """
+    try:
+        declared, values = split_params(raw, RESERVED_NAMES)
+    except ConfigError as exc:
+        raise _locate(exc, {exc.key or PARAMS: (path, text)}, path, []) from None
+    spec, given = merged.setdefault(PARAMS_SPEC, {}), merged.setdefault(PARAMS, {})
+    for name in declared:
+        given.pop(name, None)
+    spec.update(declared)
+    given.update(values)
+    sources.setdefault(PARAMS, (path, text))
+    sources.update({f"{PARAMS}.{name}": (path, text) for name in raw})
 
 
 def load_preset(ref: str | Path, overrides: Iterable[str] = ()) -> Config:
@@ -135,7 +157,7 @@ def resolve_preset(ref: str | Path, overrides: Iterable[str] = ()) -> ResolvedPr
     search = data.pop("search", None)
     data.setdefault("name", path.stem)
     for item in overrides:
-        key, value = parse_override(item)
+        key, value = parse_override(item, data.get(PARAMS_SPEC))
         try:
             set_dotted(data, key, value)
         except ConfigError as exc:
@@ -157,7 +179,7 @@ def _locate(exc: ConfigError, sources: Sources, path: Path, overrides: list[str]
     if key in sources:
         where, text = sources[key]
         group, _, name = key.rpartition(".")
-        line = locate_line(text, group, name) or (locate_line(text, "", f"[{key}]") if not group else None)
+        line = locate_line(text, group, name) or locate_line(text, "", f"[{key}]")
         return exc.located(str(where), line)
     group = key.split(".")[0]
     for source_key, (where, text) in sources.items():
@@ -166,20 +188,21 @@ def _locate(exc: ConfigError, sources: Sources, path: Path, overrides: list[str]
     return exc.located(str(path))
 
 
-def parse_override(item: str) -> tuple[str, Any]:
+def parse_override(item: str, params: Mapping[str, Any] | None = None) -> tuple[str, Any]:
     """`group.key=value`, the value read by the knob's own text grammar (`engine.config.knob_text`).
 
     So `--set` accepts what the form accepts: `model.hidden=256,128` as well as `[256, 128]`,
     `3e-4`, `true`, a quoted or bare string (`name=2024` is the text "2024"). A key that is no
     knob (`task.options.n=5`, or a typo that `set_dotted` will name) takes a TOML literal or else
     the bare text. The value's range and choices are checked later, with the whole config.
+    `params` are the preset's param declarations (name -> table): `params.x=8` reads by x's type.
     """
     key, eq, text = item.partition("=")
     key = key.strip()
     if not eq or not key:
         raise ConfigError("must look like group.key=value", key="--set", value=item)
     text = text.strip()
-    kind = _knob_kind(key)
+    kind = _knob_kind(key, params or {})
     if kind is None:
         try:
             return key, read_literal(text)
@@ -191,10 +214,14 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise exc.located("--set") from None
 
 
-def _knob_kind(key: str) -> str | None:
+def _knob_kind(key: str, params: Mapping[str, Any]) -> str | None:
     """The kind of the knob `key` names (`name` is text), or None for a key that is no knob."""
     if key == "name":
         return STR
+    group, _, name = key.partition(".")
+    if group == PARAMS:
+        declared = params.get(name)
+        return TYPES.get(declared.get("type", "")) if isinstance(declared, Mapping) else None
     try:
         return field_info(key).knob.kind
     except ConfigError:
@@ -228,12 +255,19 @@ def locate_line(text: str, group: str, name: str) -> int | None:
 
 
 def to_toml(config: Config) -> str:
-    """The full resolved config as TOML, lists kept on one line; loading it back gives an equal Config."""
+    """The full resolved config as TOML, lists kept on one line; loading it back gives the same values and
+    rules (a declared param's value comes back as its default)."""
     return dict_to_toml(config.to_dict())
 
 
 def dict_to_toml(data: dict[str, Any]) -> str:
-    """A stored config dict as TOML in the preset layout: top-level keys, then one table per group."""
+    """A stored config dict as TOML in the preset layout: top-level keys, then one table per group.
+
+    Declared params come last, as the `[params]` table a preset declares them in, each declaration
+    holding the param's value as its default.
+    """
+    data = dict(data)
+    params = _params_table(data.pop(PARAMS, None), data.pop(PARAMS_SPEC, None))
     lines = [f"{toml_key(k)} = {inline_toml(v)}" for k, v in data.items() if not isinstance(v, dict)]
     for group, values in data.items():
         if not isinstance(values, dict):
@@ -243,7 +277,18 @@ def dict_to_toml(data: dict[str, Any]) -> str:
         for k, v in values.items():
             if isinstance(v, dict) and v:
                 lines += ["", tomli_w.dumps({group: {k: v}}).strip()]
+    if params:
+        lines += ["", *table_toml(PARAMS, params).splitlines()] if lines else table_toml(PARAMS, params).splitlines()
     return "\n".join(lines) + "\n"
+
+
+def _params_table(values: Any, spec: Any) -> dict[str, Any]:
+    """`[params]` as a preset writes it: declarations with the current value as default (or bare values)."""
+    values = dict(values) if isinstance(values, Mapping) else {}
+    if not isinstance(spec, Mapping):
+        return values
+    return {name: ({**decl, "default": values[name]} if isinstance(decl, Mapping) and name in values else decl)
+            for name, decl in spec.items()}
 
 
 def save_preset(config: Config, path: str | Path, *, force: bool = False,

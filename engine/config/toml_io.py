@@ -89,7 +89,7 @@ def inline_toml(value: Any) -> str:
 
 def toml_key(key: str) -> str:
     """A key as TOML writes it: bare when it can be (`lr`), else quoted (`"optim.lr"`, `"odd key"`)."""
-    return key if _BARE_KEY.match(key) else inline_toml(key)
+    return key if _BARE_KEY.fullmatch(key) else inline_toml(key)
 
 
 def table_toml(name: str, table: Mapping[str, Any]) -> str:

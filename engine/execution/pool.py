@@ -12,7 +12,6 @@ the moment it is submitted, so the table shows it and a restart does not lose it
 """
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,26 +38,6 @@ class _Job:
     on_done: OnDone | None = None
     observe: Sink | None = None
     signal: StopSignal = field(default_factory=StopSignal)
-
-
-class EventInbox:
-    """Events from every trial, gathered for a UI that drains them in batches on a timer."""
-
-    def __init__(self) -> None:
-        self._events: queue.Queue[tuple[int, Sequence[Event]]] = queue.Queue()
-
-    def put(self, trial_id: int, batch: Sequence[Event]) -> None:
-        self._events.put_nowait((trial_id, batch))
-
-    def drain(self) -> list[tuple[int, Event]]:
-        """Every event gathered since the last drain, oldest first; never blocks."""
-        out: list[tuple[int, Event]] = []
-        while True:
-            try:
-                trial_id, batch = self._events.get_nowait()
-            except queue.Empty:
-                return out
-            out.extend((trial_id, event) for event in batch)
 
 
 class TrialPool:
@@ -275,4 +254,4 @@ class TrialPool:
             self._lock.notify_all()
 
 
-__all__ = ["MANUAL", "EventInbox", "OnDone", "TrialPool"]
+__all__ = ["MANUAL", "OnDone", "TrialPool"]

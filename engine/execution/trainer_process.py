@@ -24,7 +24,7 @@ from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished
 from engine.execution.executors import Judge, Sink, ask_judge, run_in_this_thread
 from engine.execution.placement import Gpu, Placement
 from engine.states import TrialState
-from engine.training.device import THREAD_CAP_VAR
+from engine.training import THREAD_CAP_VAR
 
 _CONTEXT = multiprocessing.get_context("spawn")
 POLL_SECONDS = 0.05

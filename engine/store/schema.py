@@ -14,8 +14,8 @@ from typing import Any
 from engine.errors import StoreError
 from engine.states import TrialState
 
-SCHEMA_VERSION = 4  # 2 the sweeps table; 3 heartbeats, change counters, commands, the supervisor row;
-#                    4 checkpoints and a trial's note
+SCHEMA_VERSION = 5  # 2 the sweeps table; 3 heartbeats, change counters, commands, the supervisor row;
+#                    4 checkpoints and a trial's note; 5 a stop request to a trial's own script
 APP_NAME = "tunedeck"
 EPOCH_METRICS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
 STEP_METRIC = "step_loss"
@@ -52,6 +52,7 @@ TRIAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("heartbeat", "REAL"),  # the trainer's last sign of life (every few seconds while it runs)
     ("rev", "INTEGER NOT NULL DEFAULT 0"),  # the store-wide change counter when the row last changed
     ("note", "TEXT"),  # the latest warning while it ran (a checkpoint skipped for want of disk space, ...)
+    ("stop_request", "TEXT"),  # JSON {"state", "reason"}: asked of a script trial (its run.should_stop())
 )
 # Every column but the counter itself and the heartbeat (which changes nothing a reader shows).
 WATCHED_COLUMNS = tuple(n for n, _ in TRIAL_COLUMNS if n not in ("id", "rev", "heartbeat"))
@@ -147,6 +148,7 @@ class TrialRecord:
     owner: str = ""
     heartbeat: float | None = None
     note: str | None = None
+    stop_request: dict[str, Any] | None = field(default=None, hash=False)
 
 
 def prepare(conn: sqlite3.Connection, path: str) -> bool:
@@ -186,20 +188,27 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
     if version < 2:
         conn.execute(SWEEPS_DDL)
     if version < 3:
-        for name, kind in TRIAL_COLUMNS[-4:-1]:
-            conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
+        for name in ("owner", "heartbeat", "rev"):
+            _add_trial_column(conn, name)
         if version == 2:  # a version-1 store's sweeps table was just made with every column
             conn.execute(f"ALTER TABLE sweeps ADD COLUMN {SWEEP_COLUMNS[-1][0]} {SWEEP_COLUMNS[-1][1]}")
         conn.execute("UPDATE trials SET rev = id")
         for statement in (COMMANDS_DDL, SUPERVISOR_DDL, *CHANGE_DDL[:3]):
             conn.execute(statement)
     if version < 4:
-        conn.execute(f"ALTER TABLE trials ADD COLUMN {TRIAL_COLUMNS[-1][0]} {TRIAL_COLUMNS[-1][1]}")
+        _add_trial_column(conn, "note")
         conn.execute(CHECKPOINTS_DDL)
-        for statement in CHANGE_DDL[3:]:  # the triggers watch every column, the note too
+    if version < 5:
+        _add_trial_column(conn, "stop_request")
+        for statement in CHANGE_DDL[3:]:  # the triggers watch every column, the newest too
             conn.execute("DROP TRIGGER IF EXISTS " + statement.split()[5])
             conn.execute(statement)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _add_trial_column(conn: sqlite3.Connection, name: str) -> None:
+    kind = dict(TRIAL_COLUMNS)[name]
+    conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
 
 
 def _load_json(text: str | None) -> dict[str, Any]:
@@ -234,4 +243,5 @@ def record_from_row(row: sqlite3.Row, path: str) -> TrialRecord:
         best_val_acc=data["best_val_acc"], test_loss=data["test_loss"], test_acc=data["test_acc"],
         epochs_run=data["epochs_run"] or 0, steps=data["steps"] or 0, owner=data.get("owner") or "",
         heartbeat=data.get("heartbeat"), note=data.get("note"),
+        stop_request=_load_json(data.get("stop_request")) or None,
     )

@@ -33,13 +33,11 @@ from engine.store.schema import (
     prepare,
     record_from_row,
 )
+from engine.store.script_runs import ScriptRunRecords
 from engine.store.sweeps import SweepRecords
 
 if TYPE_CHECKING:
     from engine.config.groups import Config
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
 
 def _set_wal(conn: sqlite3.Connection, wait: float = 30.0) -> str:
     """Switch to WAL, waiting while another process creates the same file: switching the journal mode
@@ -54,7 +52,7 @@ def _set_wal(conn: sqlite3.Connection, wait: float = 30.0) -> str:
             time.sleep(0.05)
 
 
-class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords):
+class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, ScriptRunRecords):
     """An open trial store; use it as a context manager or call `close()`.
 
     One connection is shared by the threads of a process (the UI thread reads while a worker
@@ -81,14 +79,10 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{path}: cannot create directory {path.parent}: {exc.strerror or exc}") from None
-        if path.exists():
-            try:
-                with open(path, "rb") as fh:
-                    head = fh.read(16)
-            except OSError as exc:
-                raise StoreError(f"{path}: cannot read: {exc.strerror or exc}") from None
-            if head and head != _SQLITE_MAGIC:
-                raise StoreError(f"{path}: not a tunedeck store (not an SQLite database)")
+        # No peeking at the file's header with open(): closing any descriptor of a file drops every
+        # POSIX lock this process holds on it, so a second Store in a process that already has the file
+        # open would lose its first connection's locks (and another process could then delete the WAL
+        # under it: "disk I/O error"). SQLite says "file is not a database" itself; _error words it.
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:

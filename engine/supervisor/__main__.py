@@ -38,20 +38,25 @@ def main(argv: list[str] | None = None) -> int:
     from engine.errors import TunedeckError
     from engine.execution.placement import Placement
     from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+    from engine.ownloop.executor import ScriptExecutor
+    from engine.ownloop.routing import ScriptRouter
     from engine.supervisor.server import DEFAULT_IDLE_EXIT, Supervisor
 
     def log(line: str) -> None:
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [supervisor {os.getpid()}] {line}", flush=True)
 
     prepare_multiprocessing()
-    executor = ProcessExecutor(log_path=str(files.log), placement=Placement.detect())
+    placement = Placement.detect()
+    processes = ProcessExecutor(log_path=str(files.log), placement=placement)
+    scripts = ScriptExecutor(placement=placement)  # script trials (task.name = "script") run as their own processes
     try:
-        supervisor = Supervisor(files.store, executor, log=log, since=locked_at,
+        supervisor = Supervisor(files.store, ScriptRouter(processes, scripts), log=log, since=locked_at,
                                 idle_exit=_idle_exit(args.idle_exit, DEFAULT_IDLE_EXIT))
     except TunedeckError as exc:
         log(f"cannot supervise: {exc}")
         return 2
-    executor.prewarm(1)  # the first trial does not wait for `import torch`
+    scripts.store = supervisor.store  # recorded through the supervisor's connection, not a second one
+    processes.prewarm(1)  # the first trial does not wait for `import torch`
     signal.signal(signal.SIGTERM, lambda signum, frame: supervisor.stop(
         "interrupted: its supervisor was terminated (SIGTERM)", _interrupted()))
     try:

@@ -9,6 +9,7 @@
     metric = "val_loss"       # val_loss | val_acc | train_loss; direction follows unless given
     "optim.lr" = { low = 1e-4, high = 1e-1, log = true }
     "model.hidden" = [[128], [256, 128]]
+    "params.num_heads" = [2, 4, 8]   # a param the preset declares in [params]
 
 A key with a dot is a config knob: a list is a set of choices, a table a range (`step` for a grid
 or an integer stride). Every rule is checked, against the knob's own rules too, before anything
@@ -25,6 +26,7 @@ from typing import Any, Union
 
 from engine.config.groups import GROUPS, Config, field_info
 from engine.config.knobs import FLOAT, INT, TABLE, FieldInfo, coerce, suggest
+from engine.config.params import PARAMS
 from engine.errors import ConfigError
 from engine.execution.placement import POLICIES, ROUND_ROBIN
 
@@ -184,7 +186,7 @@ def flatten_search(data: Mapping[str, Any]) -> dict[str, Any]:
     """`optim.lr = {...}` unquoted in TOML arrives as {"optim": {"lr": {...}}}: take it as "optim.lr"."""
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if key in GROUPS and isinstance(value, dict):
+        if (key in GROUPS or key == PARAMS) and isinstance(value, dict):
             for name, inner in value.items():
                 if key == "task" and name == "options" and isinstance(inner, dict) and not _is_range(inner):
                     out.update({f"task.options.{k}": v for k, v in inner.items()})
@@ -243,7 +245,7 @@ def _settings(s: Mapping[str, Any]) -> dict[str, Any]:
 
 def _param(key: str, value: Any, base: Config) -> Param:
     where = f"search.{key}"
-    info = _knob(key, where)
+    info = _knob(key, where, base)
     if isinstance(value, list):
         return _choice(key, value, info, base, where)
     if isinstance(value, dict):
@@ -252,8 +254,9 @@ def _param(key: str, value: Any, base: Config) -> Param:
                       key=where, value=value)
 
 
-def _knob(key: str, where: str) -> FieldInfo | None:
-    """The knob's rules; None for a `task.options.<name>` entry, which the task checks itself."""
+def _knob(key: str, where: str, base: Config) -> FieldInfo | None:
+    """The knob's rules (a `params.<name>` key: the base's declaration); None for a `task.options.<name>`
+    entry, which the task checks itself."""
     parent = key.rsplit(".", 1)[0]
     if key.count(".") >= 2:
         try:
@@ -262,7 +265,7 @@ def _knob(key: str, where: str) -> FieldInfo | None:
         except ConfigError:
             pass
     try:
-        return field_info(key)
+        return base.field_info(key)
     except ConfigError as exc:
         raise ConfigError(exc.rule, key=where) from None
 
@@ -305,7 +308,7 @@ def _range(key: str, table: dict, info: FieldInfo | None, base: Config, where: s
     low, high = (_bound(table[k], integer, f"{where}.{k}") for k in ("low", "high"))
     if low > high:
         raise ConfigError(f"`low <= high` must hold, got low={low}, high={high}", key=where)
-    log = table.get("log", False)
+    log = table.get("log", info.knob.log and "step" not in table)  # a param declared with log = true
     if not isinstance(log, bool):
         raise ConfigError("must be true or false", key=f"{where}.log", value=log)
     if log and low <= 0:

@@ -82,30 +82,46 @@ class StoreFollower:
     @property
     def frame(self) -> pl.DataFrame:
         """Every trial as the table shows it, patched with the rows changed since the last call: changed
-        rows are written over in place, new ones (always the newest ids) appended; nothing is re-sorted."""
+        rows are written over in place, new ones (always the newest ids) appended; nothing is re-sorted.
+        A changed row that brings a param column the frame lacks rebuilds the frame with it."""
         if self._frame is None:
-            self._frame = trial_frame([self.records[t] for t in sorted(self.records)])
-            self._row_of = {t: i for i, t in enumerate(self._frame["id"].to_list())}
+            self._rebuild()
         elif self._stale:
             known = sorted(t for t in self._stale if t in self._row_of)
             new = sorted(t for t in self._stale if t not in self._row_of)
             frame = self._frame
-            if known:
-                patch = trial_frame([self._stale[t] for t in known])
-                rows = [self._row_of[t] for t in known]
-                frame = frame.with_columns(frame.get_column(name).scatter(rows, patch.get_column(name))
-                                           for name in frame.columns)
-            if new:
-                start = frame.height
-                frame = pl.concat([frame, trial_frame([self._stale[t] for t in new])])
-                self._row_of.update({t: start + i for i, t in enumerate(new)})
-                if start and new[0] < frame["id"][start - 1]:
-                    frame = frame.sort("id")  # an id older than the newest row: rare, and rebuilt in order
-                    self._row_of = {t: i for i, t in enumerate(frame["id"].to_list())}
-            self._frame = frame
+            patch = trial_frame([self._stale[t] for t in known]) if known else None
+            added = trial_frame([self._stale[t] for t in new]) if new else None
+            if any(p is not None and not set(p.columns) <= set(frame.columns) for p in (patch, added)):
+                self._rebuild()
+            else:
+                if patch is not None:
+                    patch = _conform(patch, frame.schema)
+                    rows = [self._row_of[t] for t in known]
+                    frame = frame.with_columns(frame.get_column(name).scatter(rows, patch.get_column(name))
+                                               for name in frame.columns)
+                if added is not None:
+                    start = frame.height
+                    frame = pl.concat([frame, _conform(added, frame.schema)])
+                    self._row_of.update({t: start + i for i, t in enumerate(new)})
+                    if start and new[0] < frame["id"][start - 1]:
+                        frame = frame.sort("id")  # an id older than the newest row: rare, and rebuilt in order
+                        self._row_of = {t: i for i, t in enumerate(frame["id"].to_list())}
+                self._frame = frame
         self._stale.clear()
+        assert self._frame is not None
         return self._frame
+
+    def _rebuild(self) -> None:
+        self._frame = trial_frame([self.records[t] for t in sorted(self.records)])
+        self._row_of = {t: i for i, t in enumerate(self._frame["id"].to_list())}
 
     @property
     def frame_stale(self) -> bool:
         return self._frame is None or bool(self._stale)
+
+
+def _conform(part: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """`part` with the frame's columns, in its order and types: a param column it lacks is null."""
+    return part.select(pl.col(name).cast(dtype, strict=False) if name in part.columns else
+                       pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items())

@@ -14,6 +14,7 @@ import polars as pl
 
 from engine.config.groups import iter_fields
 from engine.config.knobs import BOOL, FLOAT, INT, INT_LIST, STR_LIST, TABLE, FieldInfo, suggest
+from engine.config.params import PARAMS, PARAMS_SPEC, TYPES
 from engine.errors import ConfigError
 from engine.events import INTEGER_SUMMARY_COLUMNS, SUMMARY_COLUMNS
 from engine.states import TrialState
@@ -31,11 +32,13 @@ def _build_trial_schema() -> pl.Schema:
     cols: list[tuple[str, pl.DataType]] = [
         ("id", pl.Int64()), ("name", pl.Utf8()), ("state", pl.Utf8()), ("task", pl.Utf8())]
     cols += [(f.key, _KIND_DTYPES.get(f.knob.kind, pl.Utf8())) for f in _FIELDS]
-    cols += [(name, pl.Int64() if name in INTEGER_SUMMARY_COLUMNS else pl.Float64()) for name in SUMMARY_COLUMNS]
-    cols += [("duration_s", pl.Float64())]
-    cols += [(name, _TIME) for name in _TIME_COLUMNS]
-    cols += [("device", pl.Utf8()), ("reason", pl.Utf8()), ("sweep_id", pl.Int64())]
-    return pl.Schema(cols)
+    return pl.Schema(cols + _AFTER_KNOBS)
+
+
+_AFTER_KNOBS: list[tuple[str, pl.DataType]] = [
+    *((name, pl.Int64() if name in INTEGER_SUMMARY_COLUMNS else pl.Float64()) for name in SUMMARY_COLUMNS),
+    ("duration_s", pl.Float64()), *((name, _TIME) for name in _TIME_COLUMNS),
+    ("device", pl.Utf8()), ("reason", pl.Utf8()), ("sweep_id", pl.Int64())]
 
 
 TRIAL_SCHEMA: pl.Schema = _build_trial_schema()
@@ -85,9 +88,37 @@ def _micros(ts: float | None) -> int | None:
     return int(whole) * 1_000_000 + round(frac * 1e6)
 
 
+def param_kinds(records: Iterable[TrialRecord]) -> dict[str, str]:
+    """`params.<name>` -> knob kind for every param any of the trials declares, sorted by name.
+
+    A name declared with two types takes the first trial's; the others' values that do not fit are null.
+    """
+    kinds: dict[str, str] = {}
+    for r in records:
+        spec = r.config.get(PARAMS_SPEC)
+        if not isinstance(spec, dict):
+            continue
+        for name, declared in spec.items():
+            kind = TYPES.get(declared.get("type", "")) if isinstance(declared, dict) else None
+            kinds.setdefault(f"{PARAMS}.{name}", kind or "")
+    return dict(sorted(kinds.items()))
+
+
+def _param_value(config: dict[str, Any], key: str, kind: str) -> Any:
+    values = config.get(PARAMS)
+    name = key.partition(".")[2]
+    return _cell(kind, values.get(name)) if isinstance(values, dict) else None
+
+
 def trial_frame(records: Sequence[TrialRecord]) -> pl.DataFrame:
-    """One row per trial, knobs spread into columns so they can be sorted and compared."""
-    data: dict[str, list[Any]] = {name: [] for name in TRIAL_SCHEMA}
+    """One row per trial, knobs spread into columns so they can be sorted and compared.
+
+    The trials' own params (`params.<name>`, the union over the trials, by name) follow the knobs;
+    a trial that does not declare one has null there.
+    """
+    params = param_kinds(records)
+    schema = _with_params(params)
+    data: dict[str, list[Any]] = {name: [] for name in schema}
     for r in records:
         data["id"].append(r.id)
         data["name"].append(r.name)
@@ -95,13 +126,30 @@ def trial_frame(records: Sequence[TrialRecord]) -> pl.DataFrame:
         data["task"].append(r.task)
         for info in _FIELDS:
             data[info.key].append(_knob_value(r.config, info))
+        for key, kind in params.items():
+            data[key].append(_param_value(r.config, key, kind))
         for name in (*SUMMARY_COLUMNS, "duration_s", "device", "reason", "sweep_id"):
             data[name].append(getattr(r, name))
         for name in _TIME_COLUMNS:
             data[name].append(_micros(getattr(r, name)))
-    build = {name: (pl.Int64() if name in _TIME_COLUMNS else dtype) for name, dtype in TRIAL_SCHEMA.items()}
+    build = {name: (pl.Int64() if name in _TIME_COLUMNS else dtype) for name, dtype in schema.items()}
     frame = pl.DataFrame(data, schema=build, strict=False)
     return frame.with_columns(pl.col(name).cast(_TIME) for name in _TIME_COLUMNS)
+
+
+def _with_params(params: dict[str, str]) -> pl.Schema:
+    """The trial schema with param columns after the knobs."""
+    if not params:
+        return TRIAL_SCHEMA
+    cols = list(TRIAL_SCHEMA.items())
+    at = len(cols) - len(_AFTER_KNOBS)
+    cols[at:at] = [(key, _KIND_DTYPES.get(kind, pl.Utf8())) for key, kind in params.items()]
+    return pl.Schema(cols)
+
+
+def param_columns(frame: pl.DataFrame) -> list[str]:
+    """The frame's `params.<name>` columns."""
+    return [name for name in frame.columns if name.startswith(PARAMS + ".")]
 
 
 def history_frame(rows: Iterable[Sequence[Any]]) -> pl.DataFrame:
@@ -159,7 +207,8 @@ def select_trials(
 
 
 def varying_columns(frame: pl.DataFrame) -> list[str]:
-    """Knob columns that differ between the rows: what a comparison is actually about."""
+    """Knob and param columns that differ between the rows: what a comparison is actually about."""
     if frame.height < 2:
         return []
-    return [key for key in KNOB_COLUMNS if key in frame.columns and frame[key].n_unique() > 1]
+    keys = [*KNOB_COLUMNS, *param_columns(frame)]
+    return [key for key in keys if key in frame.columns and frame[key].n_unique() > 1]

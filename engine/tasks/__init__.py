@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import importlib
 
-from engine.config.groups import Config, is_plugin
+from engine.config.groups import SCRIPT_TASK, Config, is_plugin
+from engine.errors import TaskError
 from engine.tasks.base import TaskData
 
 _MODULES = {
@@ -16,6 +17,9 @@ _MODULES = {
 
 def build_task(config: Config) -> TaskData:
     """Build the task's splits; raises TaskError for unusable data before any training."""
+    if config.task.name == SCRIPT_TASK:
+        raise TaskError(f"task 'script' ({config.task.path}) trains in its own process, not in tunedeck's loop: "
+                        "it runs through the script executor (engine/ownloop)")
     if is_plugin(config.task.name):
         from engine.tasks import plugin
 

@@ -7,13 +7,13 @@ import torch
 
 from engine.config.groups import Config
 from engine.errors import ConfigError
+from engine.training import THREAD_CAP_VAR
 
 # Below this many parameters a second thread gains little on an idle box (x1.1-1.2) and loses a
 # lot on a busy one (x0.2): benchmarks/threads.py, figures in docs/performance.md.
 SMALL_MODEL_PARAMS = 100_000
 # Set by whoever runs several trials at once (a sweep's workers): threads per trial so that the
 # trials together do not use more threads than there are cores.
-THREAD_CAP_VAR = "TUNEDECK_MAX_THREADS"
 
 
 def resolve_device(spec: str) -> torch.device:

@@ -3,7 +3,7 @@
 The workspace is a screen, as in Textual's own apps: its bindings (tui/cockpit_keys.py), widgets
 and actions live here, so a dialog pushed on top shadows every cockpit key through the screen
 stack (ctrl+s in the save dialog does not open a second one) without the app listing whose keys
-are whose. The app-wide services (store, trial pool, event inbox, sweep control, last search) come
+are whose. The app-wide services (store, its follower, the supervisor client, last search) come
 in as `Services`; the screen talks upward only through them and the app's public screen stack.
 
 Below 110 columns or 30 rows there is no room for all three side by side: the screen then shows

@@ -7,6 +7,8 @@ engine will run or None.
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from itertools import groupby
 
 from textual import on
@@ -18,7 +20,9 @@ from textual.widgets import Collapsible, Input, Select, Static, Switch
 
 from engine.config.groups import GROUP_TITLES, Config, iter_fields
 from engine.config.knobs import FieldInfo
-from tui.formvalues import NAME_FIELD, FormState, evaluate, raw_values
+from engine.config.params import PARAMS, PARAMS_TITLE
+from engine.errors import ConfigError
+from tui.formvalues import NAME_FIELD, FormState, error_message, evaluate, format_value, parse_value, raw_values
 from tui.widgets.knob_field import KnobField, editor_id
 
 
@@ -26,7 +30,8 @@ class KnobForm(Widget):
     """Every knob, grouped as the config is, hiding those the current values do not use.
 
     Editors have ids `knob-<group>-<name>` (`knob-optim-lr`, `knob-name`); each field's
-    container is `field-<group>-<name>` and each group's Collapsible is `group-<group>`.
+    container is `field-<group>-<name>` and each group's Collapsible is `group-<group>`. A config
+    that declares params adds a Params group (`group-params`, `knob-params-<name>`).
     """
 
     DEFAULT_CSS = """
@@ -69,8 +74,8 @@ class KnobForm(Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._base = config or Config()
-        self._raw = raw_values(self._base)
-        self._state = evaluate(self._raw, self._base)
+        self._raw = _raw_values(self._base)
+        self._state = _evaluate(self._raw, self._base)
         self._fields: dict[str, KnobField] = {}
         self._summary = Static("", id="knob-form-summary", markup=False)
         self._summary_text = ""
@@ -82,7 +87,13 @@ class KnobForm(Widget):
                 with Collapsible(title=GROUP_TITLES[group], collapsed=False, id=f"group-{group}"):
                     for info in infos:
                         yield self._new_field(info)
+            if self._base.param_fields:
+                yield self._params_group(self._base.param_fields)
         yield self._summary
+
+    def _params_group(self, infos: tuple[FieldInfo, ...]) -> Collapsible:
+        return Collapsible(*(self._new_field(info) for info in infos), title=PARAMS_TITLE, collapsed=False,
+                           id=f"group-{PARAMS}")
 
     def _new_field(self, info: FieldInfo) -> KnobField:
         field = KnobField(info, self._raw[info.key])
@@ -120,13 +131,26 @@ class KnobForm(Widget):
         return self._fields[key].editor
 
     def load(self, config: Config) -> None:
-        """Fill every field from a config (a preset, a cloned trial) and post one Changed."""
-        self._base = config
-        self._raw = raw_values(config)
+        """Fill every field from a config (a preset, a cloned trial) and post one Changed.
+
+        A config declaring other params than the form shows gets its own Params group.
+        """
+        old, self._base, self._raw = self._base, config, _raw_values(config)
+        if config.param_fields != old.param_fields:
+            for info in old.param_fields:
+                del self._fields[info.key]
+            self.call_later(self._swap_params, self._params_group(config.param_fields)
+                            if config.param_fields else None)
         with self.prevent(Input.Changed, Select.Changed, Switch.Changed):
             for key, field in self._fields.items():
                 field.set_raw(self._raw[key])
         self._revalidate()
+
+    async def _swap_params(self, group: Collapsible | None) -> None:
+        await self.query(f"#group-{PARAMS}").remove()
+        if group is not None:
+            await self.query_one("#knob-form-scroll", VerticalScroll).mount(group)
+            self._show(self._state)
 
     def focus_key(self, key: str) -> None:
         """Move the cursor to a knob's editor, e.g. to the one an error names."""
@@ -139,7 +163,7 @@ class KnobForm(Widget):
         self._revalidate()
 
     def _revalidate(self) -> None:
-        self._state = evaluate(self._raw, self._base)
+        self._state = _evaluate(self._raw, self._base)
         self._show(self._state)
         self.post_message(self.Changed(self, self._state.config, dict(self._state.errors)))
 
@@ -156,6 +180,28 @@ class KnobForm(Widget):
             self._summary_text = summary
             self._summary.update(f"✗ {summary}")
             self._summary.display = bool(summary)
+
+
+def _raw_values(config: Config) -> dict[str, str | bool]:
+    """Every field's editor content, the config's params included."""
+    raw = raw_values(config)
+    raw.update({info.key: format_value(info, config.params[info.name]) for info in config.param_fields})
+    return raw
+
+
+def _evaluate(raw: Mapping[str, str | bool], base: Config) -> FormState:
+    """`evaluate`, the params' texts read and checked by their own knobs first, as every field is."""
+    values = dict(base.params)
+    errors: dict[str, str] = {}
+    for info in base.param_fields:
+        try:
+            values[info.name] = parse_value(info, raw[info.key])
+        except ConfigError as exc:
+            errors[info.key] = error_message(exc)
+    state = evaluate(raw, dataclasses.replace(base, params=values))
+    if errors:
+        return FormState(None, {**state.errors, **errors}, state.applies)
+    return state
 
 
 __all__ = ["KnobForm", "editor_id"]

@@ -6,16 +6,19 @@ prints its epochs in the lines defined here.
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from engine.config.groups import SCRIPT_TASK
 from engine.config.presets import load_preset
 from engine.errors import TunedeckError
-from engine.events import EpochEnded, TrialFinished, TrialStarted
+from engine.events import EpochEnded, Event, TrialFinished, TrialStarted
 from engine.states import TrialState
 from engine.tables.formatting import fmt_duration, fmt_value
 from tunedeck.cli.storeopen import open_store, store_option
@@ -30,6 +33,8 @@ EXIT_CANCELLED = 130
 
 def execute(args: argparse.Namespace) -> int:
     config = load_preset(args.preset, args.overrides)
+    if config.task.name == SCRIPT_TASK:
+        return _detach(args, config) if args.detach else _run_script(args, config)
     from engine.execution.runner import TrialRun
     from engine.training.loop import prepare
 
@@ -53,6 +58,35 @@ def execute(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGINT, previous)
         print(summary_line(run.trial_id, finished))
+    return exit_status(finished.state)
+
+
+def _run_script(args: argparse.Namespace, config: Config) -> int:
+    """A script task in the foreground: the script runs as a process of its own (engine/ownloop), and its
+    epochs print as the loop's do; Ctrl+C asks it to stop (SIGTERM, SIGKILL after task.stop_grace)."""
+    from engine.events import StopSignal
+    from engine.ownloop.executor import ScriptExecutor
+    from engine.ownloop.launch import command
+
+    command(config, Path.cwd())  # a missing script or interpreter exits 2 here, before a trial is recorded
+    with open_store(args.store) as store:
+        trial_id = store.create_trial(config)
+        if not args.quiet:
+            print(f"trial {trial_id}: {config.name or config.task.name} (script {config.task.path}) -> {store.path}",
+                  flush=True)
+
+        def show(tid: int, batch: Sequence[Event]) -> None:
+            for event in batch:
+                if isinstance(event, EpochEnded) and not args.quiet:
+                    print(epoch_line(event, config.optim.max_epochs), flush=True)
+
+        cancel = StopSignal()
+        previous = signal.signal(signal.SIGINT, _cancel_handler(cancel))
+        try:
+            finished = ScriptExecutor(store=store).run(store.path, trial_id, config, cancel, show)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        print(summary_line(trial_id, finished))
     return exit_status(finished.state)
 
 
@@ -112,11 +146,14 @@ def started_line(event: TrialStarted) -> str:
 
 
 def epoch_line(event: EpochEnded, max_epochs: int) -> str:
-    """One epoch, as `tunedeck run` and `tunedeck watch` print it (`*`: the monitored metric improved)."""
-    acc = f"  val_acc {event.val_acc:.4f}" if event.val_acc is not None else ""
-    return (f"  epoch {event.epoch:>{len(str(max_epochs))}}/{max_epochs}  train_loss {event.train_loss:.4f}  "
-            f"val_loss {event.val_loss:.4f}{acc}  lr {event.lr:.3g}  {event.seconds:.2f}s"
-            f"{'  *' if event.improved else ''}")
+    """One epoch, as `tunedeck run` and `tunedeck watch` print it (`*`: the monitored metric improved); a value
+    that a script did not log (NaN) is left out."""
+    values = [f"{name} {value:.4f}" for name, value in (("train_loss", event.train_loss), ("val_loss", event.val_loss),
+                                                       ("val_acc", event.val_acc))
+              if value is not None and math.isfinite(value)]
+    lr = [f"lr {event.lr:.3g}"] if math.isfinite(event.lr) else []
+    return "  ".join([f"  epoch {event.epoch:>{len(str(max_epochs))}}/{max_epochs}", *values, *lr,
+                      f"{event.seconds:.2f}s"]) + ("  *" if event.improved else "")
 
 
 def summary_line(trial_id: int, f: TrialFinished) -> str:

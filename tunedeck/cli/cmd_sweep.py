@@ -55,7 +55,7 @@ def execute(args: argparse.Namespace) -> int:
         base, spec = load_sweep(args.preset, args.overrides, _settings(args))
         store = open_store(args.store)
         placement = spec.placement
-    executor = _executor(args.executor, store.path, Placement.detect(placement))
+    executor = _executor(args.executor, store, Placement.detect(placement))
     pool = TrialPool(store, executor, parallel=0)  # the sweep opens a lane of `parallel` trials itself
     printer = _Printer()
     try:
@@ -137,14 +137,19 @@ def resumed_spec(record: SweepRecord, parallel: int | None) -> SearchSpec:
                          f"resumed: {exc}") from None
 
 
-def _executor(kind: str, store_path: Any, placement: Any) -> Any:
+def _executor(kind: str, store: Any, placement: Any) -> Any:
+    """The built-in trials' executor (warm processes, or this thread), with script trials routed to their own."""
+    from engine.ownloop.executor import ScriptExecutor
+    from engine.ownloop.routing import ScriptRouter
+
+    scripts = ScriptExecutor(placement=placement, store=store)
     if kind == "thread":
         from engine.execution.executors import ThreadExecutor
 
-        return ThreadExecutor()
+        return ScriptRouter(ThreadExecutor(), scripts)
     from engine.execution.trainer_process import ProcessExecutor
 
-    return ProcessExecutor(log_path=str(store_path.with_suffix(".log")), placement=placement)
+    return ScriptRouter(ProcessExecutor(log_path=str(store.path.with_suffix(".log")), placement=placement), scripts)
 
 
 def _stop_handler(stop: Callable[[str], None]) -> Callable[[int, FrameType | None], None]:

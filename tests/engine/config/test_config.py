@@ -110,13 +110,18 @@ TASK_CONFIGS: dict[str, dict[str, Any]] = {
     "text-csv": {"task": {"name": "text-csv", "path": "x.csv"}},
     "table-csv": {"task": {"name": "table-csv", "path": "x.csv"}},
     "plugin": {"task": {"name": "mypkg.tasks:make", "options": {"size": 3}}},
+    "script": {"task": {"name": "script", "path": "train.py"}},
 }
 # Which tasks each task knob is shown for.
 TASK_APPLIES = {
     "task.name": set(TASK_CONFIGS),
     "task.n_samples": {"toy2d", "curve"},
     "task.noise": {"curve"},
-    "task.path": {"text-csv", "table-csv"},
+    "task.path": {"text-csv", "table-csv", "script"},
+    "task.args": {"script"},
+    "task.python": {"script"},
+    "task.stop_grace": {"script"},
+    "task.pass_flags": {"script"},
     "task.split_column": {"text-csv", "table-csv"},
     "task.text_column": {"text-csv"},
     "task.label_column": {"text-csv"},
@@ -325,8 +330,8 @@ def test_cross_field_rules_accept(data: dict[str, Any]) -> None:
 @pytest.mark.parametrize("task", BUILTIN_TASKS)
 def test_every_builtin_task_has_a_valid_minimal_config(task: str) -> None:
     data: dict[str, Any] = {"task": {"name": task}}
-    if task.endswith("-csv"):
-        data["task"]["path"] = "data.csv"
+    if task.endswith("-csv") or task == "script":
+        data["task"]["path"] = "data.csv" if task != "script" else "train.py"
     assert Config.from_dict(data).task.name == task
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config.groups import BUILTIN_TASKS, CSV_TASKS, GROUPS, Config, iter_fields
+from engine.config.groups import BUILTIN_TASKS, CSV_TASKS, GROUPS, SCRIPT_TASK, Config, iter_fields
 from engine.config.knobs import BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE, FieldInfo
 from engine.config.presets import (
     load_config_text,
@@ -73,7 +73,7 @@ def _value(info: FieldInfo) -> st.SearchStrategy[Any]:
 def _make_consistent(data: dict[str, dict[str, Any]]) -> None:
     """Adjust a drawn config so that it passes check_consistency, keeping most of what was drawn."""
     task, model, optim, stop, run = data["task"], data["model"], data["optim"], data["early_stop"], data["run"]
-    if task["name"] in CSV_TASKS and not task["path"]:
+    if task["name"] in (*CSV_TASKS, SCRIPT_TASK) and not task["path"]:
         task["path"] = "data.csv"
     char_matrix = task["name"] == "text-csv" and task["vectorizer"] == "char-matrix"
     if model["kind"] == "cnn" and not char_matrix:

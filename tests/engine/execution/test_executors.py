@@ -10,10 +10,11 @@ import pytest
 from engine.config.groups import Config
 from engine.events import EpochEnded, StepLoss, TrialFinished, TrialStarted
 from engine.execution.executors import ThreadExecutor
-from engine.execution.pool import EventInbox, TrialPool
+from engine.execution.pool import TrialPool
 from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
 from engine.states import TrialState
 from engine.store import Store
+from tests.engine.execution.inbox import EventInbox
 
 PLUGINS = Path(__file__).parents[1] / "plugins"
 

@@ -9,9 +9,10 @@ from typing import Any
 from engine.config.groups import Config
 from engine.events import TrialFinished
 from engine.execution.executors import ThreadExecutor
-from engine.execution.pool import MANUAL, EventInbox, TrialPool
+from engine.execution.pool import MANUAL, TrialPool
 from engine.states import TrialState
 from engine.store import Store
+from tests.engine.execution.inbox import EventInbox
 
 WAIT = 60
 

@@ -212,7 +212,7 @@ def test_wal_mode_and_schema_version(store: Store) -> None:
         meta = dict(raw.execute("SELECT key, value FROM meta").fetchall())
     finally:
         raw.close()
-    assert meta["schema_version"] == "4"
+    assert meta["schema_version"] == "5"
 
 
 # The trials table as tunedeck wrote it with schemas 1 and 2 (before owner, heartbeat and rev).
@@ -259,7 +259,7 @@ def test_an_older_store_is_upgraded_and_keeps_every_row(tmp_path: Path, version:
         new = reopened.create_trial(Config.from_dict({}))
         assert [t.id for t in reopened.trials_changed(rev)[0]] == [new]
     raw = sqlite3.connect(path)
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "5"
     raw.close()
 
 
@@ -267,9 +267,9 @@ def test_newer_schema_is_refused(store: Store) -> None:
     store.close()
     raw = sqlite3.connect(store.path)
     with raw:
-        raw.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        raw.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     raw.close()
-    with pytest.raises(StoreError, match=r"trials\.db: store schema version 5 is newer"):
+    with pytest.raises(StoreError, match=r"trials\.db: store schema version 6 is newer"):
         Store(store.path)
 
 
