@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.cli.clirunner import BIN, REPO, Cli
 
@@ -167,3 +168,20 @@ def test_the_tui_entry_reports_a_bad_store_or_option_without_opening(cli: Cli) -
     assert garbage.read_text() == "not a database"  # nothing already stored is touched
     parallel = cli("--parallel", "0")
     assert parallel.returncode == 2 and "--parallel: must be >= 1, got 0" in parallel.stderr
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("trails", "trials"), ("shwo", "show"), ("stauts", "status"),
+                                              ("sweps", "sweeps")])
+def test_a_mistyped_command_is_not_taken_for_a_preset(cli: Cli, typed: str, meant: str) -> None:
+    result = cli(typed)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"tunedeck: error: {typed!r} is neither a command nor a preset; "
+                                      f"did you mean `tunedeck {meant}`?")
+    assert not cli.store.exists()  # nothing was opened
+
+
+def test_a_preset_file_named_like_a_command_still_opens_as_a_preset(cli: Cli) -> None:
+    (cli.cwd / "trails").write_text("not toml [")  # a file by that name: it is the preset meant
+    result = cli("trails")
+    assert result.returncode == 2 and "did you mean `tunedeck trials`" not in result.stderr
+    assert "trails" in result.stderr

@@ -151,6 +151,7 @@ def test_save_the_form_with_the_sweeps_search_and_sweep_it_headless_later(tmp_pa
         await pilot.press("ctrl+s")
         await until(pilot, lambda: bool(app.screen.query("#save-search")), 10)
         assert app.screen.query_one("#save-search", Checkbox).value is True
+        assert "[search]" in str(app.screen.query_one("#save-search", Checkbox).label)  # not eaten as markup
         app.screen.query_one("#save-path", Input).value = "mine.toml"
         await pilot.press("ctrl+s")  # inside the dialog the cockpit's ctrl+s must not open a second one
         await pilot.pause(0.2)

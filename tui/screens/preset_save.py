@@ -29,7 +29,7 @@ class PresetSaveScreen(WriteDialog):
     def fields_below(self) -> list[Widget]:
         if not self.search:
             return []
-        return [Checkbox("with the sweep's [search] table", value=True, id="save-search")]
+        return [Checkbox("with the sweep's \\[search] table", value=True, id="save-search")]
 
     def default_path(self) -> str:
         return f"{self.config.name or self.config.task.name}.toml".replace("/", "-").replace(":", "-")

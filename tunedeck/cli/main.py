@@ -250,9 +250,32 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
     return {}
 
 
+def _mistyped_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
+    """`tunedeck trails`: a word that is no command became the cockpit's preset; if it is no preset
+    either and reads like a command, say which one was meant (one line, exit 2)."""
+    import difflib
+    from pathlib import Path
+
+    word = getattr(args, "preset", None)
+    if args.command != DEFAULT_COMMAND or not word or word == DEFAULT_PRESET or Path(word).exists():
+        return None
+    from engine.config.presets import shipped_names
+
+    if word in shipped_names():
+        return None
+    close = difflib.get_close_matches(word, list(_subcommands(parser)), n=1, cutoff=0.7)
+    if not close:
+        return None
+    return f"{word!r} is neither a command nor a preset; did you mean `tunedeck {close[0]}`?"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(with_default_command(list(sys.argv[1:] if argv is None else argv), parser))
+    mistyped = _mistyped_command(args, parser)
+    if mistyped:
+        print(f"tunedeck: error: {mistyped}", file=sys.stderr)
+        return EXIT_USER_ERROR
     if args.version:
         from importlib.metadata import PackageNotFoundError, version
 
