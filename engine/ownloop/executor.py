@@ -53,6 +53,7 @@ from engine.ownloop.script_output import LineEpoch, MetricLines, StderrTail, pum
 from engine.states import TrialState
 from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.store.schema import TrialRecord
+from engine.store.script_runs import requested_stop
 from engine.store.trials import Store
 from engine.training import THREAD_CAP_VAR
 
@@ -232,7 +233,7 @@ class _ScriptRun:
         if self.stop is None and self.cancel.is_set():
             self._ask_stop(*self._cancel_request())
         if self.stop is None and row.stop_request:  # asked through the store by someone else
-            self.stop, self.stop_at = _requested(row.stop_request), now
+            self.stop, self.stop_at = requested_stop(row.stop_request), now
         self._escalate(process, now)
         if self.held and now - self.last_beat >= HEARTBEAT_SECONDS:
             self.store.beat(self.trial_id)
@@ -376,13 +377,3 @@ class _ScriptRun:
 
 def _epochs(count: int) -> str:
     return f"{count} epoch{'s' if count != 1 else ''}"
-
-
-def _requested(request: dict) -> tuple[TrialState, str]:
-    """A stop request left in the row, as (state, reason); a state that is no end reads as cancelled."""
-    try:
-        state = TrialState(request.get("state"))
-    except ValueError:
-        state = TrialState.CANCELLED
-    state = state if state.is_finished else TrialState.CANCELLED
-    return state, str(request.get("reason") or f"{state.value} by request")
