@@ -49,3 +49,12 @@ def stop_supervisor(store: Path, wait: float = 15.0) -> None:
     pid = running_pid(files)
     if pid is not None and pid > 0:
         os.kill(pid, signal.SIGKILL)
+
+
+def one_line_error(result: subprocess.CompletedProcess, *parts: str) -> None:
+    """Refused as bad input: exit 2, one line of stderr saying each of `parts`, no traceback."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("tunedeck: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for part in parts:
+        assert part in result.stderr, result.stderr

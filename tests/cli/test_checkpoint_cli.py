@@ -16,7 +16,7 @@ from engine.events import EpochEnded
 from engine.execution.runner import TrialRun
 from engine.states import TrialState
 from engine.store import Store
-from tests.cli.clirunner import Cli
+from tests.cli.clirunner import Cli, one_line_error
 
 PRESET = """\
 extends = "toy2d-mlp"
@@ -80,14 +80,6 @@ def _completed_trial(cli: Cli, **preset: int) -> int:
 def _epochs(store_path: Path, trial_id: int) -> list[dict]:
     with Store(store_path) as store:
         return store.epochs(trial_id)
-
-
-def _one_line_error(result: subprocess.CompletedProcess, *parts: str) -> None:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert result.stderr.startswith("tunedeck: error: ") and result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for part in parts:
-        assert part in result.stderr, result.stderr
 
 
 def test_a_killed_run_resumes_to_the_same_curve_as_an_uninterrupted_one(cli: Cli) -> None:
@@ -159,12 +151,12 @@ def test_export_model_loads_in_a_fresh_process_and_scores_the_stored_test_accura
     scored = subprocess.run([sys.executable, "-c", score], cwd=cli.cwd, capture_output=True, text=True, timeout=60)
     assert scored.stdout.startswith("True "), scored.stdout + scored.stderr
 
-    _one_line_error(cli("export-model", str(trial_id), "-o", "model.pt"), "exists", "--force")
+    one_line_error(cli("export-model", str(trial_id), "-o", "model.pt"), "exists", "--force")
     assert cli("export-model", str(trial_id), "-o", "model.pt", "--force").returncode == 0
     with Store(cli.store) as store:
         best = store.checkpoints(trial_id, "best")[0].path
     best.write_bytes(best.read_bytes()[:100])
-    _one_line_error(cli("export-model", str(trial_id), "-o", "x.pt"), "truncated")
+    one_line_error(cli("export-model", str(trial_id), "-o", "x.pt"), "truncated")
     assert not (cli.cwd / "x.pt").exists()
 
 
@@ -185,7 +177,7 @@ def test_a_damaged_checkpoint_falls_back_and_none_usable_must_start_over(cli: Cl
     assert [e["epoch"] for e in _epochs(cli.store, one)] == list(range(1, 9))
     assert "resumed from an older checkpoint" in cli("show", str(one)).stdout
 
-    _one_line_error(cli("resume", str(two)), "no usable checkpoint", "must start over", "--restart")
+    one_line_error(cli("resume", str(two)), "no usable checkpoint", "must start over", "--restart")
     with Store(cli.store) as store:
         assert store.trial(two).state == TrialState.CANCELLED  # refused: nothing changed
     restarted = cli("resume", str(two), "--restart")
@@ -194,11 +186,11 @@ def test_a_damaged_checkpoint_falls_back_and_none_usable_must_start_over(cli: Cl
     assert re.search(r"^  epoch 1/8 ", restarted.stdout, re.M)
     assert [e["epoch"] for e in _epochs(cli.store, two)] == list(range(1, 9))
 
-    _one_line_error(cli("resume", str(two)), f"trial {two} is completed", "nothing to resume")
-    _one_line_error(cli("resume", "99"), "no trial with id 99")
+    one_line_error(cli("resume", str(two)), f"trial {two} is completed", "nothing to resume")
+    one_line_error(cli("resume", "99"), "no trial with id 99")
     with Store(cli.store) as store:
         queued = store.create_trial(load_preset(_preset(cli)))
-    _one_line_error(cli("resume", str(queued)), "queued already")
+    one_line_error(cli("resume", str(queued)), "queued already")
 
 
 def test_gc_dry_run_lists_exactly_what_gc_removes_and_keeps_what_is_needed(cli: Cli) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from engine.states import SweepState, TrialState
 from engine.store import Store, TrialRecord
 from engine.store.recovery import SUPERVISOR
 from engine.supervisor.files import SupervisorFiles, running_pid
-from tests.cli.clirunner import Cli
+from tests.cli.clirunner import Cli, one_line_error
 
 RUN = """\
 extends = "toy2d-mlp"
@@ -72,14 +71,6 @@ def _running(cli: Cli, trial_id: int) -> bool:
     return trial_id in trials and trials[trial_id].state == TrialState.RUNNING and trials[trial_id].epochs_run > 0
 
 
-def _one_line_error(result: subprocess.CompletedProcess, *parts: str) -> None:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert result.stderr.startswith("tunedeck: error: ") and result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for part in parts:
-        assert part in result.stderr, result.stderr
-
-
 def _supervisor(cli: Cli) -> int | None:
     return running_pid(SupervisorFiles(cli.store.resolve()))
 
@@ -134,7 +125,7 @@ def test_status_shows_a_running_trial_and_stop_cancels_it(cli: Cli) -> None:
     after = cli("status").stdout
     assert after.startswith(f"supervisor: pid {pid}, up ") and "no running trials" in after
 
-    _one_line_error(cli("stop", "1"), "trial 1 has already ended (cancelled)")
+    one_line_error(cli("stop", "1"), "trial 1 has already ended (cancelled)")
     watched = cli("watch", "1", "--quiet")
     assert watched.returncode == 130  # as `run` exits for a cancelled trial
     assert watched.stdout.startswith("trial 1 cancelled: cancelled with tunedeck stop\n  best_epoch ")
@@ -150,7 +141,7 @@ def test_stop_a_queued_trial_needs_no_supervisor_but_a_claimed_one_does(cli: Cli
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout == f"trial {queued} cancelled before it started: cancelled with tunedeck stop\n"
     assert "no supervisor is running for" in cli("status").stdout
-    _one_line_error(cli("stop", str(claimed)), "no supervisor is running for")
+    one_line_error(cli("stop", str(claimed)), "no supervisor is running for")
     assert _trial(cli, claimed).state == TrialState.QUEUED
     assert _supervisor(cli) is None
 
@@ -159,7 +150,7 @@ def test_a_foreground_trial_is_not_stopped_and_watch_ctrl_c_leaves_it_running(cl
     run = cli.popen("run", _preset(cli), *LONG)
     try:
         _wait_for(lambda: _running(cli, 1), "the foreground trial to run")
-        _one_line_error(cli("stop", "1"), f"trial 1 runs in process {run.pid}", "Ctrl+C")
+        one_line_error(cli("stop", "1"), f"trial 1 runs in process {run.pid}", "Ctrl+C")
         status = cli("status")
         assert "no supervisor is running for" in status.stdout and f"{run.pid} (foreground)" in status.stdout
 
@@ -209,10 +200,10 @@ def test_stop_a_sweep_resume_it_detached_with_another_parallel_and_stop_all(cli:
     assert stopped.stdout.startswith("sweep 1 stopped: stopped with tunedeck stop")
     assert stopped.stdout.endswith("\ngo on with it: tunedeck sweep --resume 1 --detach\n")
     assert _trial(cli, 1).state == TrialState.CANCELLED
-    _one_line_error(cli("stop", "--sweep", "1"), "sweep 1 (tiny-random) has already ended (stopped")
+    one_line_error(cli("stop", "--sweep", "1"), "sweep 1 (tiny-random) has already ended (stopped")
 
-    _one_line_error(cli("sweep", "--resume", "1", "--detach", "--parallel", "0"), "--parallel: must be >= 1 and <= 64, got 0")
-    _one_line_error(cli("sweep", "--resume", "1", "--detach", "--trials", "2"), "only --parallel may change")
+    one_line_error(cli("sweep", "--resume", "1", "--detach", "--parallel", "0"), "--parallel: must be >= 1 and <= 64, got 0")
+    one_line_error(cli("sweep", "--resume", "1", "--detach", "--trials", "2"), "only --parallel may change")
     resumed = cli("sweep", "--resume", "1", "--detach", "--parallel", "2")
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.startswith("sweep 1 resumed by the supervisor (pid ")
@@ -240,19 +231,19 @@ def test_stop_a_sweep_resume_it_detached_with_another_parallel_and_stop_all(cli:
 
 def test_user_errors_are_one_line_and_queue_nothing(cli: Cli, tmp_path: Path) -> None:
     preset = _preset(cli)
-    _one_line_error(cli("run", preset, "--detach", "--set", "optim.lr=-1"), "optim.lr: must be > 0")
-    _one_line_error(cli("sweep", _preset(cli, SWEEP, "s.toml"), "--detach", "--strategy", "nope"), "--strategy")
-    _one_line_error(cli("sweep", _preset(cli, SWEEP, "s.toml"), "--detach", "--executor", "thread"), "--executor")
-    _one_line_error(cli("stop", "1"), "no trial store here yet")
-    _one_line_error(cli("status"), "no trial store here yet")
+    one_line_error(cli("run", preset, "--detach", "--set", "optim.lr=-1"), "optim.lr: must be > 0")
+    one_line_error(cli("sweep", _preset(cli, SWEEP, "s.toml"), "--detach", "--strategy", "nope"), "--strategy")
+    one_line_error(cli("sweep", _preset(cli, SWEEP, "s.toml"), "--detach", "--executor", "thread"), "--executor")
+    one_line_error(cli("stop", "1"), "no trial store here yet")
+    one_line_error(cli("status"), "no trial store here yet")
     assert not cli.store.exists() and _supervisor(cli) is None  # nothing was queued, nothing started
 
     with Store(cli.store):
         pass
-    _one_line_error(cli("stop", "7"), "no trial with id 7")
-    _one_line_error(cli("watch", "7"), "no trial with id 7")
-    _one_line_error(cli("stop", "--sweep", "7"), "no sweep with id 7")
-    _one_line_error(cli("sweep", "--resume", "7", "--detach"), "no sweep with id 7")
+    one_line_error(cli("stop", "7"), "no trial with id 7")
+    one_line_error(cli("watch", "7"), "no trial with id 7")
+    one_line_error(cli("stop", "--sweep", "7"), "no sweep with id 7")
+    one_line_error(cli("sweep", "--resume", "7", "--detach"), "no sweep with id 7")
     status = cli("status")
     assert status.returncode == 0
     assert status.stdout == (f"no supervisor is running for {cli.store}\nno running trials\nno queued trials\n"
