@@ -163,12 +163,11 @@ def main() -> int:
 
     from engine.config.groups import Config
     from engine.execution.placement import cpu_cores, threads_per_trial
-    from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+    from engine.execution.trainer_process import ProcessExecutor
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no log line per trial on either side
     torch.set_num_threads(1)  # (b): each of Optuna's 2 threads trains one trial, like threads_per_trial(2)
     base = Config.from_dict(BASE)
-    prepare_multiprocessing()
     print(f"{cpu_cores()} usable cores, load average {load()} at the start; {trials} random trials per sweep "
           f"(toy2d {BASE['task']['n_samples']} samples, MLP {BASE['model']['hidden']}, "
           f"{BASE['optim']['max_epochs']} epochs), median of {rounds} alternating rounds")

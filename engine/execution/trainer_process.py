@@ -230,6 +230,7 @@ class ProcessExecutor:
         self._lock = threading.Lock()
         self._closed = False
         self._tokens = itertools.count(1)
+        prepare_multiprocessing()  # here, not at the first trial: by then stderr may be Textual's
 
     def prewarm(self, count: int = 1, *, wait: float = 0.0) -> None:
         """Start children now so that the first trial does not wait for `import torch`.

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from engine.errors import TunedeckError
     from engine.execution.placement import Placement
-    from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+    from engine.execution.trainer_process import ProcessExecutor
     from engine.ownloop.executor import ScriptExecutor
     from engine.ownloop.routing import ScriptRouter
     from engine.supervisor.server import DEFAULT_IDLE_EXIT, Supervisor
@@ -45,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [supervisor {os.getpid()}] {line}", flush=True)
 
-    prepare_multiprocessing()
     placement = Placement.detect()
     processes = ProcessExecutor(log_path=str(files.log), placement=placement)
     scripts = ScriptExecutor(placement=placement)  # script trials (task.name = "script") run as their own processes

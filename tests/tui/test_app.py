@@ -16,6 +16,7 @@ from engine.config.groups import Config
 from engine.config.presets import load_preset
 from engine.events import TrialFinished, TrialState
 from engine.execution.executors import Judge, Sink
+from engine.execution.trainer_process import ProcessExecutor
 from engine.store import Store
 from engine.tables.export import FORMATS, read_export
 from engine.tables.frames import TRIAL_SCHEMA
@@ -127,13 +128,13 @@ def test_a_key_is_handled_while_a_trial_runs_and_the_trial_keeps_training(tmp_pa
         await until(pilot, lambda: epochs() >= 1)
         for _ in range(3):
             await pilot.press("question_mark")
-            await until(pilot, lambda: isinstance(app.screen, HelpScreen), 30)
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), 60)
             seen = epochs()
             await pilot.press("ctrl+r")  # a cockpit key: the help on top shadows it
             await until(pilot, lambda seen=seen: epochs() > seen)  # drained and drawn behind the dialog
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape")
-            await until(pilot, lambda: app.screen is app.cockpit, 30)
+            await until(pilot, lambda: app.screen is app.cockpit, 60)
         assert store.count() == 1 and app.services.running() == [1]
         assert store.trial(1).state is TrialState.RUNNING
         await pilot.press("ctrl+x")
@@ -167,17 +168,17 @@ def test_a_trial_whose_executor_raises_is_failed_and_the_cockpit_keeps_working(t
 
     async def script(pilot: Pilot) -> None:
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: store.count() == 1 and store.trial(1).state is TrialState.FAILED, 30)
+        await until(pilot, lambda: store.count() == 1 and store.trial(1).state is TrialState.FAILED, 60)
         assert "boom" in (store.trial(1).reason or "")
-        await until(pilot, lambda: states() == ["failed"], 10)
+        await until(pilot, lambda: states() == ["failed"], 60)
         assert app.cockpit.live.get(1) is None  # not running: drawn from the store
         await pilot.press("ctrl+r")  # not stuck: a second trial starts, and fails the same way
-        await until(pilot, lambda: states() == ["failed", "failed"], 30)
+        await until(pilot, lambda: states() == ["failed", "failed"], 60)
         assert [t.state for t in store.trials()] == [TrialState.FAILED, TrialState.FAILED]
         assert all("boom" in (t.reason or "") for t in store.trials())
         assert executor.runs == 2 and not app.services.busy
         status = app.cockpit.query_one("#status", Static)
-        await until(pilot, lambda: str(status.render()).startswith("idle"), 10)
+        await until(pilot, lambda: str(status.render()).startswith("idle"), 60)
 
     drive(app, script)
 
@@ -192,7 +193,7 @@ def test_keys_pressed_while_the_cockpit_is_built_do_not_crash(tmp_path: Path) ->
             assert unbuilt.check_action("start_trial", ()) is False  # its keys wait for the widgets
             assert unbuilt.check_action("parallel", (1,)) is False
             await pilot.press("ctrl+r", "ctrl+x", "l", "m", "t", "plus", "ctrl+t", "c", "v", "a")  # no pause
-            await until(pilot, lambda: app.cockpit.ready, 30)
+            await until(pilot, lambda: app.cockpit.ready, 60)
             await pilot.pause(0.3)
             assert app.screen is app.cockpit or app.screen.is_modal
     asyncio.run(main())
@@ -206,7 +207,7 @@ def test_quitting_while_a_trial_runs_asks_and_stop_them_cancels_it(tmp_path: Pat
         await pilot.press("ctrl+r")
         await until(pilot, lambda: app.cockpit.live.get(1) is not None and app.cockpit.live.get(1).last("val_loss"))
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, QuitScreen), 10)
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen), 60)
         await pilot.press("s")
         # The exit waits (on a timer, the UI still drawing) until the trial has recorded its end.
         await until(pilot, lambda: app.return_code is not None or store.trial(1).state.is_finished, 60)
@@ -218,18 +219,21 @@ def test_quitting_while_a_trial_runs_asks_and_stop_them_cancels_it(tmp_path: Pat
 
 def test_quitting_and_keeping_the_trial_running_leaves_it_training_to_its_end(tmp_path: Path) -> None:
     store = Store(tmp_path / "t.db")
-    app = app_on(store, **{"optim.max_epochs": 8000, "early_stop.patience": 0})
+    # The trainer is a process, as under `tunedeck`: a trainer thread racing through tiny epochs would
+    # share this process's GIL with the UI and slow its keys down to seconds on a loaded CI box.
+    config = load_preset("toy2d-mlp").with_updates({**FAST, "optim.max_epochs": 8000, "early_stop.patience": 0})
+    app = supervised_app(config, store, ProcessExecutor())
 
     async def script(pilot: Pilot) -> None:
         await pilot.press("ctrl+r")
         await until(pilot, lambda: store.count() == 1 and store.trial(1).epochs_run >= 1)
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, QuitScreen), 10)
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen), 60)
         await pilot.press("enter")  # the default: keep running
 
     drive(app, script)
     assert store.trial(1).state is TrialState.RUNNING  # the app is gone; its supervisor is not
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240
     while not store.trial(1).state.is_finished and time.monotonic() < deadline:
         time.sleep(0.1)
     record = store.trial(1)
@@ -345,7 +349,7 @@ def test_export_each_format_reads_back(tmp_path: Path, monkeypatch: pytest.Monke
         await pilot.pause(0.1)
         app.screen.query_one("#export-path", Input).value = f"out{suffix}"
         await pilot.press("enter")
-        await until(pilot, lambda: (tmp_path / f"out{suffix}").exists(), 10)
+        await until(pilot, lambda: (tmp_path / f"out{suffix}").exists(), 60)
         expected = app.cockpit.table.current_view()
         got = read_export(tmp_path / f"out{suffix}", fmt, TRIAL_SCHEMA)
         assert got["id"].to_list() == expected["id"].to_list()

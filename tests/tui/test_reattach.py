@@ -63,7 +63,7 @@ def test_quit_keeping_the_trial_running_it_completes_with_every_epoch(store_path
         await pilot.press("ctrl+r")
         await until(pilot, lambda: store.count() == 1 and store.trial(1).epochs_run >= 1)
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, QuitScreen), 10)
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen), 60)
         await pilot.press("k")
 
     run_app(app, script)
@@ -136,8 +136,8 @@ def test_reopening_follows_a_running_trial_and_stops_it(store_path: Path) -> Non
         assert app.cockpit.monitor.focus_trial() == trial_id  # the plot shows it
         app.cockpit.table.focus()
         await pilot.press("home", "ctrl+x")
-        await until(pilot, lambda: store.trial(trial_id).state is TrialState.CANCELLED, 30)
-        await until(pilot, lambda: app.cockpit.live.get(trial_id) is None, 10)
+        await until(pilot, lambda: store.trial(trial_id).state is TrialState.CANCELLED, 60)
+        await until(pilot, lambda: app.cockpit.live.get(trial_id) is None, 60)
 
     run_app(app, script)
     assert "cancelled by the user" in (store.trial(trial_id).reason or "")
@@ -159,7 +159,7 @@ def test_a_sweep_in_another_process_appears_within_two_table_refreshes(store_pat
         try:
             await until(pilot, lambda: store.count() >= 1, 60)
             committed = monitor.table_refreshes
-            await until(pilot, lambda: app.cockpit.table.current_view().height >= 1, 10)
+            await until(pilot, lambda: app.cockpit.table.current_view().height >= 1, 60)
             refreshes.append(monitor.table_refreshes - committed)
             await until(pilot, lambda: sweep.poll() is not None, 60)
             await until(pilot, lambda: sorted(app.cockpit.table.current_view()["state"].to_list())

@@ -26,7 +26,7 @@ SPACE = '"optim.lr" = { low = 1e-3, high = 0.3, log = true }\n"model.hidden" = [
 async def fill_dialog(pilot: Pilot, *, trials: str, parallel: str = "1", space: str = SPACE,
                       strategy: str = "random", pruner: str = "none") -> SweepDialog:
     await pilot.press("ctrl+g")
-    await until(pilot, lambda: isinstance(pilot.app.screen, SweepDialog), 10)
+    await until(pilot, lambda: isinstance(pilot.app.screen, SweepDialog), 60)
     dialog = pilot.app.screen
     assert isinstance(dialog, SweepDialog)
     dialog.query_one("#sweep-strategy", Select).value = strategy
@@ -53,22 +53,22 @@ def test_a_sweep_from_the_dialog_runs_and_the_importance_view_fills(tmp_path: Pa
     async def script(pilot: Pilot) -> None:
         await fill_dialog(pilot, trials="5")
         await pilot.press("ctrl+g")  # start
-        await until(pilot, lambda: not isinstance(app.screen, SweepDialog), 10)
+        await until(pilot, lambda: not isinstance(app.screen, SweepDialog), 60)
         status = app.cockpit.query_one("#sweep-status", Static)
         assert status.has_class("on")
         await until(pilot, lambda: bool(store.sweeps()) and store.sweeps()[-1].state == "completed")
-        await until(pilot, lambda: "5/5 done" in str(status.render()), 10)
+        await until(pilot, lambda: "5/5 done" in str(status.render()), 60)
         sweep = store.sweeps()[-1]
         assert sweep.state == "completed" and sweep.planned == 5 and sweep.done == 5
         trials = [t for t in store.trials() if t.sweep_id == sweep.id]
         assert len(trials) == 5 and all(t.state.is_finished for t in trials)
         assert {tuple(t.config["model"]["hidden"]) for t in trials} <= {(4,), (16,)}
-        await until(pilot, lambda: app.cockpit.table.current_view().height == 5, 10)
+        await until(pilot, lambda: app.cockpit.table.current_view().height == 5, 60)
         assert app.focused is app.cockpit.table  # starting a sweep hands the keys to the table, to watch it
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, SweepAnalysisScreen), 10)
+        await until(pilot, lambda: isinstance(app.screen, SweepAnalysisScreen), 60)
         bars = app.screen.query_one(ImportanceBars)
-        await until(pilot, lambda: "optim.lr" in str(bars.render()) and "%" in str(bars.render()), 20)
+        await until(pilot, lambda: "optim.lr" in str(bars.render()) and "%" in str(bars.render()), 60)
         assert "model.hidden" in str(bars.render())
 
     drive(app, script)
@@ -104,10 +104,10 @@ def test_pause_then_stop_a_sweep_from_the_keyboard(tmp_path: Path) -> None:
     async def script(pilot: Pilot) -> None:
         await fill_dialog(pilot, trials="6")
         await pilot.press("ctrl+g")
-        await until(pilot, lambda: any(t.sweep_id for t in store.trials() if t.state is TrialState.RUNNING), 30)
+        await until(pilot, lambda: any(t.sweep_id for t in store.trials() if t.state is TrialState.RUNNING), 60)
         app.cockpit.table.focus()
         await pilot.press("p")
-        await until(pilot, lambda: store.sweeps()[-1].state == "paused", 10)
+        await until(pilot, lambda: store.sweeps()[-1].state == "paused", 60)
         await pilot.press("X")
         await pilot.press("y")
         await until(pilot, lambda: store.sweeps()[-1].state == "stopped", 60)
@@ -126,13 +126,13 @@ def test_compare_two_selected_trials(tmp_path: Path) -> None:
 
     async def script(pilot: Pilot) -> None:
         await two_point_grid(pilot, store)
-        await until(pilot, lambda: app.cockpit.table.current_view().height == 2, 10)
+        await until(pilot, lambda: app.cockpit.table.current_view().height == 2, 60)
         app.cockpit.table.focus()
         await pilot.press("v")  # nothing selected: says how
         await pilot.pause(0.1)
         assert not isinstance(app.screen, CompareScreen)
         await pilot.press("home", "space", "down", "space", "v")
-        await until(pilot, lambda: isinstance(app.screen, CompareScreen), 10)
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen), 60)
         keys = [d.key for d in app.screen.diffs]
         assert "optim.lr" in keys and "optim.batch_size" not in keys
         assert any("#1" in name for name in app.screen.legend) and any("#2" in name for name in app.screen.legend)
@@ -149,7 +149,7 @@ def test_save_the_form_with_the_sweeps_search_and_sweep_it_headless_later(tmp_pa
     async def script(pilot: Pilot) -> None:
         await two_point_grid(pilot, store)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: bool(app.screen.query("#save-search")), 10)
+        await until(pilot, lambda: bool(app.screen.query("#save-search")), 60)
         assert app.screen.query_one("#save-search", Checkbox).value is True
         assert "[search]" in str(app.screen.query_one("#save-search", Checkbox).label)  # not eaten as markup
         app.screen.query_one("#save-path", Input).value = "mine.toml"
@@ -157,7 +157,7 @@ def test_save_the_form_with_the_sweeps_search_and_sweep_it_headless_later(tmp_pa
         await pilot.pause(0.2)
         assert len(app.screen_stack) == 2
         await pilot.press("enter")
-        await until(pilot, lambda: (tmp_path / "mine.toml").exists(), 10)
+        await until(pilot, lambda: (tmp_path / "mine.toml").exists(), 60)
 
     drive(app, script)
     config, spec = load_sweep(tmp_path / "mine.toml")
@@ -197,7 +197,7 @@ def test_the_dialog_keeps_settings_it_has_no_field_for_and_tab_moves_between_fie
 
     async def script(pilot: Pilot) -> None:
         await pilot.press("ctrl+g")
-        await until(pilot, lambda: isinstance(app.screen, SweepDialog), 10)
+        await until(pilot, lambda: isinstance(app.screen, SweepDialog), 60)
         dialog = app.screen
         dialog.query_one("#sweep-trials", Input).focus()
         await pilot.press("tab")

@@ -11,7 +11,7 @@ from engine.config.groups import Config
 from engine.events import EpochEnded, StepLoss, TrialFinished, TrialStarted
 from engine.execution.executors import ThreadExecutor
 from engine.execution.pool import TrialPool
-from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+from engine.execution.trainer_process import ProcessExecutor
 from engine.states import TrialState
 from engine.store import Store
 from tests.engine.execution.inbox import EventInbox
@@ -27,7 +27,6 @@ def toy(**updates: object) -> Config:
 
 @pytest.fixture(scope="module")
 def processes() -> ProcessExecutor:
-    prepare_multiprocessing()
     executor = ProcessExecutor()
     yield executor
     executor.shutdown()

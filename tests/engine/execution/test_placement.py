@@ -23,7 +23,7 @@ from engine.execution.placement import (
     threads_per_trial,
     visible,
 )
-from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+from engine.execution.trainer_process import ProcessExecutor
 
 TWO = [Gpu(0, "A100"), Gpu(1, "A100")]
 
@@ -159,7 +159,6 @@ def test_process_executor_starts_each_child_with_its_own_cuda_visible_devices(mo
     torch; tests/engine/sweeps/test_sweep.py trains in children pinned this way and checks what the trainer saw.
     """
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")  # the parent's own value must neither leak nor be lost
-    prepare_multiprocessing()
     fake = Placement([Gpu(0), Gpu(1)])
     executor = ProcessExecutor(placement=fake)
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from engine.execution.placement import Gpu, Placement
 from engine.execution.pool import TrialPool
-from engine.execution.trainer_process import ProcessExecutor, prepare_multiprocessing
+from engine.execution.trainer_process import ProcessExecutor
 from engine.states import TrialState
 from engine.store import Store
 from engine.sweeps.sweep import Sweep
@@ -23,7 +23,6 @@ def processes() -> Iterator[ProcessExecutor]:
     The GPUs are fake (this machine may have none): the children only get CUDA_VISIBLE_DEVICES 0 and 1,
     and the trials run on the CPU as their configs say.
     """
-    prepare_multiprocessing()
     executor = ProcessExecutor(placement=Placement([Gpu(0), Gpu(1)]))  # fake GPUs: each child pinned to one
     try:
         executor.prewarm(2, wait=120)
