@@ -106,17 +106,23 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles(graph) == [["p.a", "p.b", "p.c"]]
 
 
-def test_help_does_not_import_torch_or_polars() -> None:
+def _loaded_by_help(*args: str) -> str:
     script = (
         "import sys\n"
         "import tunedeck\n"
         "from tunedeck.cli.main import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    main({list(args)!r})\nexcept SystemExit:\n    pass\n"
         "print('LOADED', 'torch' in sys.modules, 'polars' in sys.modules, 'textual' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "usage: tunedeck" in result.stdout
-    assert "LOADED False False False" in result.stdout
+    return result.stdout
+
+
+def test_help_does_not_import_torch_and_a_commands_help_not_even_the_ui() -> None:
+    # The top help lists the cockpit's keys, read from its bindings: the UI's modules, never torch.
+    assert "LOADED False True True" in _loaded_by_help("--help")
+    assert "LOADED False False False" in _loaded_by_help("run", "--help")
 
 
 def test_the_public_face_resolves_its_names_on_first_use() -> None:

@@ -7,54 +7,75 @@ store once (PlotData), since their history never changes.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from engine.states import TrialState
 from engine.store import Store
 from engine.tables.follower import Update
+from tui.plotting.stream import StreamCurve
 
-Curve = tuple[list[float], list[float]]
 STEP_METRIC = "step_loss"
+STEP_SMOOTHED = "step_loss_smoothed"  # what the plot shows of the per-step loss
+STEP_SMOOTHING = 0.1  # the exponential moving average's weight of a new step
 
 
 @dataclass
 class LiveTrial:
+    """One trial's curves, each a StreamCurve: constant memory and plot cost, whatever the length."""
+
     trial_id: int
-    curves: dict[str, Curve] = field(default_factory=dict)
+    curves: dict[str, StreamCurve] = field(default_factory=dict)
+    _ema: float | None = None
 
     def add(self, metric: str, x: float, value: float | None) -> None:
         """Append a point unless it is one already read (the history and the new rows may overlap)."""
         if value is None:
             return
-        xs, ys = self.curves.setdefault(metric, ([], []))
-        if not xs or x > xs[-1]:
-            xs.append(x)
-            ys.append(float(value))
+        curve = self.curves.get(metric)
+        if curve is None:
+            curve = self.curves[metric] = StreamCurve()
+        last = curve.last()
+        if last is not None and x <= last[0]:
+            return
+        y = float(value)
+        curve.append(x, y)
+        if metric == STEP_METRIC and math.isfinite(y):
+            self._ema = y if self._ema is None else STEP_SMOOTHING * y + (1 - STEP_SMOOTHING) * self._ema
+            self.add(STEP_SMOOTHED, x, self._ema)
 
-    def metric(self, name: str) -> Curve:
-        """Epochs and values of train_loss, val_loss, val_acc or lr; step_loss by step."""
-        return self.curves.get(name, ([], []))
+    def add_history(self, rows: Iterable[tuple[int, int, int, str, float | None]]) -> None:
+        """Rows as the store's history gives them: (trial, epoch, step, metric, value)."""
+        for _trial, epoch, step, metric, value in rows:
+            self.add(metric, float(step if metric == STEP_METRIC else epoch), value)
+
+    def metric(self, name: str) -> StreamCurve:
+        """train_loss, val_loss, val_acc or lr by epoch; step_loss (and its smoothing) by step."""
+        curve = self.curves.get(name)
+        return curve if curve is not None else StreamCurve()
+
+    def count(self, name: str) -> int:
+        """How many points of `name` were added (the curve keeps far fewer once long)."""
+        curve = self.curves.get(name)
+        return curve.count if curve is not None else 0
 
     def last(self, name: str) -> tuple[int, float] | None:
         """The newest (epoch, value) of an epoch metric."""
-        xs, ys = self.metric(name)
-        return (int(xs[-1]), ys[-1]) if xs else None
+        point = self.metric(name).last()
+        return (int(point[0]), point[1]) if point is not None else None
 
 
 class LiveTrials:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.trials: dict[int, LiveTrial] = {}
-        self.latest: int | None = None  # the trial that started most recently
-        self._latest_start = 0.0
 
     def apply(self, update: Update) -> set[int]:
         """Fold in what the follower saw; the ids of the trials whose rows or curves changed."""
         changed: set[int] = set()
         for record in update.trials:
             changed.add(record.id)
-            if record.started_at is not None and record.started_at >= self._latest_start:
-                self._latest_start, self.latest = record.started_at, record.id
             if record.state is TrialState.RUNNING:
                 if record.id not in self.trials:
                     self.trials[record.id] = self._load(record.id)
@@ -69,8 +90,7 @@ class LiveTrials:
 
     def _load(self, trial_id: int) -> LiveTrial:
         live = LiveTrial(trial_id)
-        for _trial, epoch, step, metric, value in self.store.history([trial_id]):
-            live.add(metric, float(step if metric == STEP_METRIC else epoch), value)
+        live.add_history(self.store.history([trial_id]))
         return live
 
     def running(self) -> list[int]:

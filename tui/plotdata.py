@@ -1,16 +1,18 @@
 """Which curves the plot shows: the trial in focus, live, and the selected trials overlaid.
 
-The trial in focus is the newest running one, else the highlighted one, else the one that started
-last. Running trials come from the live curves (tui/live.py); finished ones from the store, read
-once and cached, since a finished trial's history never changes.
+Which trials are shown is decided in tui/plot_focus.py. Running trials come from the live curves
+(tui/live.py); finished ones from the store, read once and cached, since a finished trial's history
+never changes.
 """
 from __future__ import annotations
 
-from engine.store import Store
-from tui.live import LiveTrials
-from tui.plotting.series import METRIC_NAMES, Series, palette_color, smooth_ema
+from collections.abc import Sequence
 
-STEP_SMOOTHING = 0.1
+from engine.store import Store
+from tui.live import STEP_SMOOTHED, LiveTrial, LiveTrials
+from tui.plotting.series import METRIC_NAMES, Series, palette_color
+from tui.plotting.stream import StreamCurve
+
 SHORT = {"train_loss": "train", "val_loss": "val", "val_acc": "val acc", "lr": "lr"}
 
 
@@ -18,45 +20,43 @@ class PlotData:
     def __init__(self, store: Store, live: LiveTrials) -> None:
         self.store = store
         self.live = live
-        self._finished: dict[int, dict[str, tuple[list[float], list[float]]]] = {}
+        self._finished: dict[int, LiveTrial] = {}
 
-    def curves(self, trial_id: int) -> dict[str, tuple[list[float], list[float]]]:
-        """metric -> (xs, ys) for one trial: epochs for epoch metrics, steps for step_loss."""
+    def curves(self, trial_id: int) -> LiveTrial:
+        """One trial's curves: the live ones while it runs, else read from the store once (a finished
+        trial's history never changes), in the same constant-size form."""
         live = self.live.get(trial_id)
         if live is not None:
-            return {m: live.metric(m) for m in ("train_loss", "val_loss", "val_acc", "lr", "step_loss")}
-        if trial_id not in self._finished:
-            curves: dict[str, tuple[list[float], list[float]]] = {}
-            for _trial, epoch, step, metric, value in self.store.history([trial_id]):
-                x = float(step if metric == "step_loss" else epoch)
-                xs, ys = curves.setdefault(metric, ([], []))
-                if value is not None:
-                    xs.append(x)
-                    ys.append(float(value))
-            record = self.store.trial(trial_id)
-            if record.state.is_finished:
-                self._finished[trial_id] = curves
-            return curves
-        return self._finished[trial_id]
+            return live
+        cached = self._finished.get(trial_id)
+        if cached is not None:
+            return cached
+        curves = LiveTrial(trial_id)
+        curves.add_history(self.store.history([trial_id]))
+        if self.store.trial(trial_id).state.is_finished:
+            self._finished[trial_id] = curves
+        return curves
 
     def forget(self, trial_id: int) -> None:
         self._finished.pop(trial_id, None)
 
-    def series(self, focus: int | None, selected: tuple[int, ...], metric: str, steps: bool) -> list[Series]:
-        """The focus trial in the first colours, then each selected trial in its own colour."""
-        shown = ([focus] if focus is not None else []) + [t for t in selected if t != focus]
+    def series(self, shown: Sequence[int], metric: str, steps: bool) -> list[Series]:
+        """The curves of `shown` (ids, the main trial first), each trial in its own colours."""
         out: list[Series] = []
+        names = METRIC_NAMES[metric]
         for index, trial_id in enumerate(shown):
             curves = self.curves(trial_id)
-            names = METRIC_NAMES[metric]
             if steps and metric == "loss":
-                xs, ys = curves.get("step_loss", ([], []))
-                if ys:
-                    out.append(Series(f"#{trial_id} step (smoothed)", xs, smooth_ema(ys, STEP_SMOOTHING),
-                                      color=palette_color(2 * index + 1)))
+                smoothed = curves.metric(STEP_SMOOTHED)
+                if smoothed.count:
+                    out.append(_series(f"#{trial_id} step (smoothed)", smoothed, palette_color(2 * index + 1)))
                 continue
             for k, name in enumerate(names):
-                xs, ys = curves.get(name, ([], []))
                 color = palette_color(2 * index + k) if len(shown) > 1 or len(names) > 1 else palette_color(index)
-                out.append(Series(f"#{trial_id} {SHORT.get(name, name)}", xs, ys, color=color))
+                out.append(_series(f"#{trial_id} {SHORT.get(name, name)}", curves.metric(name), color))
         return out
+
+
+def _series(label: str, curve: StreamCurve, color: str) -> Series:
+    xs, ys = curve.arrays()
+    return Series(label, xs, ys, color=color, skipped=curve.skipped)

@@ -84,6 +84,15 @@ class Services:
             return active[-1]
         return sweeps[-1].id if sweeps else None
 
+    def resume_queued_work(self) -> None:
+        """Work queued while no supervisor ran (it died, or ended idle) goes on: its supervisor starts.
+        Called once the cockpit is on screen, so that its start-up stays off the first frame's path."""
+        if self.store.unclaimed_trials() or self.store.unclaimed_sweeps():
+            try:
+                self.client.ensure()
+            except TunedeckError:
+                pass  # the status line shows no supervisor; the next ctrl+r tries again and says why
+
     # --- ending ---------------------------------------------------------------------------------
 
     @property

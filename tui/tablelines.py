@@ -12,9 +12,11 @@ from rich.style import Style
 from textual.strip import Strip
 
 from engine.events import TrialState
+from engine.tables.formatting import safe_text
 from tui.tablemodel import Column, fit
 
 SELECTED_MARK = "●"
+CURSOR_MARK = "▸"
 GUTTER = 2
 GAP = 2
 FIXED_COLUMNS = 1
@@ -74,28 +76,29 @@ def header_strip(columns: Sequence[Column], sort_column: str | None, descending:
     arrow = DESCENDING_MARK if descending else ASCENDING_MARK
     cells = []
     for column in columns:
-        label = column.label + arrow if column.key == sort_column else column.label
+        label = safe_text(column.label) + (arrow if column.key == sort_column else "")
         cells.append(Segment(fit(label, column.width, column.right_aligned), style))
     return assemble(columns, [Segment(" " * GUTTER, style)], cells, width, scroll_x, style)
 
 
 def hint_strip(hint: str, width: int, style: Style) -> Strip:
     """A line of text in place of rows (an empty table says why it is empty)."""
-    return Strip([Segment(fit(" " * GUTTER + hint, width), style)], width)
+    return Strip([Segment(fit(" " * GUTTER + safe_text(hint), width), style)], width)
 
 
 def row_strip(columns: Sequence[Column], texts: Sequence[str], selected: bool, width: int, scroll_x: int,
-              style: Style, ink: Callable[[str], Style]) -> Strip:
-    """One trial's cells on `style`, its mark in the gutter; `ink` gives a component's colour (mark, state)."""
-    if selected:
-        mark = style + ink("trial-table--selected")
-        gutter = [Segment(SELECTED_MARK, mark), Segment(" " * (GUTTER - 1), style)]
-    else:
-        gutter = [Segment(" " * GUTTER, style)]
+              style: Style, ink: Callable[[str], Style], cursor: bool = False) -> Strip:
+    """One trial's cells on `style`, its marks in the gutter (selected, and the cursor's row in plain text,
+    not only in colour); `ink` gives a component's colour (mark, state). A cell's text is shown through
+    `safe_text`: a trial named with terminal escapes shows them, it does not run them."""
+    mark = style + ink("trial-table--selected")
+    gutter = [Segment(SELECTED_MARK if selected else " ", mark), Segment(CURSOR_MARK if cursor else " ", style),
+              Segment(" " * (GUTTER - 2), style)]
     cells = []
     for column, text in zip(columns, texts):
         cell_style = style
         if column.key == "state" and text in STATE_COMPONENTS:
             cell_style = style + ink(STATE_COMPONENTS[text])
-        cells.append(Segment(fit(text, column.width, column.right_aligned), cell_style))
+        shown = safe_text(text, 4 * column.width + 8)  # what is past the width is cut anyway
+        cells.append(Segment(fit(shown, column.width, column.right_aligned), cell_style))
     return assemble(columns, gutter, cells, width, scroll_x, style)

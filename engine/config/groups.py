@@ -28,6 +28,7 @@ from engine.config.knobs import (
     knob,
     suggest,
 )
+from engine.config.limits import MAX_TEXT
 from engine.config.params import (
     PARAMS,
     PARAMS_SPEC,
@@ -221,6 +222,8 @@ class Config:
         name = data.pop("name", "")
         if not isinstance(name, str):
             raise ConfigError("must be a string", key="name", value=name)
+        if len(name) > MAX_TEXT:
+            raise ConfigError(f"must be at most {MAX_TEXT:,} characters long", key="name", value=name)
         param_fields, params = _build_params(data.pop(PARAMS_SPEC, None), data.pop(PARAMS, None))
         groups: dict[str, Any] = {}
         for group, values in data.items():

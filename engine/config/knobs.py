@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from engine.config.limits import MAX_ITEMS, MAX_TEXT, check_value, int_problem
 from engine.errors import ConfigError
 
 # Value kinds a knob can hold.
@@ -107,12 +108,16 @@ def coerce(info: FieldInfo, value: Any) -> Any:
                 value = int(value)
             else:
                 raise ConfigError("must be an integer", key=key, value=value)
+        _check_int(key, value)
         _check_range(k, key, value)
         return value
     if k.kind == FLOAT:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError("must be a number", key=key, value=value)
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ConfigError("must be a finite number", key=key, value=value) from None
         if not math.isfinite(value):
             raise ConfigError("must be a finite number", key=key, value=value)
         _check_range(k, key, value)
@@ -120,6 +125,7 @@ def coerce(info: FieldInfo, value: Any) -> Any:
     if k.kind in (STR, CHOICE):
         if not isinstance(value, str):
             raise ConfigError("must be a string", key=key, value=value)
+        _check_length(key, value)
         if k.kind == CHOICE:
             if value in k.choices:
                 return value
@@ -138,14 +144,19 @@ def coerce(info: FieldInfo, value: Any) -> Any:
     if k.kind in (INT_LIST, STR_LIST):
         if not isinstance(value, (list, tuple)):
             raise ConfigError("must be a list", key=key, value=value)
+        if len(value) > MAX_ITEMS:
+            raise ConfigError(f"must have at most {MAX_ITEMS:,} items", key=key, value=list(value))
         items = []
         for i, item in enumerate(value):
             if k.kind == INT_LIST:
                 if isinstance(item, bool) or not isinstance(item, int):
                     raise ConfigError(f"item {i} must be an integer", key=key, value=list(value))
+                _check_int(key, item, what=f"item {i}")
                 _check_range(k, key, item, what=f"item {i}")
             elif not isinstance(item, str) or not item:
                 raise ConfigError(f"item {i} must be a non-empty string", key=key, value=list(value))
+            else:
+                _check_length(key, item, what=f"item {i}")
             items.append(item)
         if len(items) < k.min_items:
             raise ConfigError(f"must have at least {k.min_items} item(s)", key=key, value=list(value))
@@ -153,8 +164,21 @@ def coerce(info: FieldInfo, value: Any) -> Any:
     if k.kind == TABLE:
         if not isinstance(value, dict):
             raise ConfigError("must be a table", key=key, value=value)
+        check_value(value, key)  # a plugin's options are free-form, but not unbounded
         return dict(value)
     raise AssertionError(f"unknown knob kind {k.kind}")
+
+
+def _check_int(key: str, value: int, what: str = "") -> None:
+    problem = int_problem(value)
+    if problem:
+        raise ConfigError(f"{what} {problem}" if what else problem, key=key, value=value)
+
+
+def _check_length(key: str, value: str, what: str = "") -> None:
+    if len(value) > MAX_TEXT:
+        rule = f"must be at most {MAX_TEXT:,} characters long"
+        raise ConfigError(f"{what} {rule}" if what else rule, key=key, value=value)
 
 
 def _check_range(k: Knob, key: str, value: float, what: str = "") -> None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.config.knobs import BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, FieldInfo, Knob, coerce, suggest
+from engine.config.limits import int_problem
 from engine.errors import ConfigError
 
 PARAMS = "params"
@@ -162,7 +163,11 @@ def _bound(table: Mapping[str, Any], kind: str, entry: str, key: str) -> float |
     value = table[entry]
     if kind not in _RANGED:
         raise ConfigError(f"{entry} applies to int, float and int_list params only", key=key, value=value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{entry} must be a number", key=key, value=value)
+    if isinstance(value, int) and int_problem(value):
+        raise ConfigError(f"{entry} {int_problem(value)}", key=key, value=value)
+    if not math.isfinite(value):
         raise ConfigError(f"{entry} must be a number", key=key, value=value)
     if kind != FLOAT and not float(value).is_integer():
         raise ConfigError(f"{entry} must be an integer", key=key, value=value)

@@ -19,6 +19,7 @@ import tomli_w
 from engine.config.groups import RESERVED_NAMES, Config, field_info, set_dotted
 from engine.config.knob_text import parse_text
 from engine.config.knobs import STR, suggest
+from engine.config.limits import MAX_EXTENDS, MAX_FILE_BYTES, MAX_TEXT
 from engine.config.params import PARAMS, PARAMS_SPEC, TYPES, split_params
 from engine.config.toml_io import inline_toml, read_literal, read_toml_text, table_toml, toml_key
 from engine.errors import ConfigError
@@ -57,26 +58,63 @@ def find_preset(ref: str, relative_to: Path | None = None) -> Path:
         stem = ref[:-len(SUFFIX)] if ref.endswith(SUFFIX) else ref
         candidates.append(shipped_dir() / (stem + SUFFIX))
     for path in candidates:
-        if path.is_file():
+        if _is_file(path):
             return path
     hint = suggest(Path(ref).stem, shipped_names())
     raise ConfigError(f"no preset file or shipped preset by that name{hint}; shipped: {', '.join(shipped_names())}",
                       key="preset", value=ref)
 
 
-def read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """A TOML file's data and its text (kept to find the line of a key later)."""
+def _is_file(path: Path) -> bool:
+    """`path.is_file()`, False for a name no file can have (too long, a NUL in it) instead of an exception."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot be read: {exc.strerror if isinstance(exc, OSError) else exc}",
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """A TOML file's data and its text (kept to find the line of a key later).
+
+    At most MAX_FILE_BYTES are read: a preset is a few kilobytes, and whatever is far larger is not one.
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror}", file=str(path)) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"is larger than {MAX_FILE_BYTES:,} bytes: no preset is", file=str(path))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"cannot be read: not UTF-8 text ({exc.reason} at byte {exc.start}, line {line})",
                           file=str(path)) from None
-    return read_toml_text(text, str(path)), text
+    try:
+        return read_toml_text(text, str(path)), text
+    except ConfigError as exc:
+        if exc.line is None and exc.key:
+            raise exc.located(str(path), _line_of(text, exc.key)) from None
+        raise
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line that sets a dotted key (`task.options.a[3]`), as near as its first two parts tell."""
+    parts = [part.split("[")[0] for part in key.split(".")]
+    if len(parts) >= 2 and parts[1]:
+        line = locate_line(text, parts[0], parts[1])
+        if line:
+            return line
+    return locate_line(text, "", parts[0]) or locate_line(text, "", f"[{parts[0]}]")
 
 
 def _raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Sources]:
     """The preset's merged data (its bases first) and, per dotted key, the file and text defining it."""
     resolved = path.resolve()
+    if len(chain) >= MAX_EXTENDS:
+        raise ConfigError(f"more than {MAX_EXTENDS} presets in one extends chain", key="extends", value=path.name,
+                          file=str(chain[-1]))
     if resolved in chain:
         loop = " -> ".join(str(p) for p in (*chain, resolved))
         raise ConfigError(f"extends loop: {loop}", key="extends", file=str(path))
@@ -197,6 +235,8 @@ def parse_override(item: str, params: Mapping[str, Any] | None = None) -> tuple[
     the bare text. The value's range and choices are checked later, with the whole config.
     `params` are the preset's param declarations (name -> table): `params.x=8` reads by x's type.
     """
+    if len(item) > MAX_TEXT:
+        raise ConfigError(f"is longer than {MAX_TEXT:,} characters", key="--set", value=item)
     key, eq, text = item.partition("=")
     key = key.strip()
     if not eq or not key:

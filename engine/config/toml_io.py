@@ -13,6 +13,7 @@ from typing import Any
 
 import tomli_w
 
+from engine.config.limits import MAX_TEXT, BoundError, check_toml_text, check_value
 from engine.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -24,52 +25,59 @@ __all__ = ["tomllib", "read_toml_text", "read_literal", "inline_toml", "toml_key
 
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def read_toml_text(text: str, source: str) -> dict[str, Any]:
     """A TOML document as a dict; a syntax error is a ConfigError naming `source` and the line.
 
     TOML parsers put the position inside their message; a user wants it where every other error
-    puts it (`file:line:`), so it is moved there.
+    puts it (`file:line:`), so it is moved there. Text past the bounds of `engine.config.limits`
+    is refused before the parser sees it, and data past them after.
     """
+    check_toml_text(text, source)
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _POSITION.search(message)
         line = int(match.group(1)) if match else None
         raise ConfigError(f"TOML syntax error: {_POSITION.sub('', message)}", file=source, line=line) from None
+    except RecursionError:  # a backstop: check_toml_text refuses such nesting first
+        raise BoundError("nested too deeply for the TOML parser", file=source) from None
+    except ValueError as exc:  # a backstop: int() refusing thousands of digits
+        raise ConfigError(f"cannot be read as TOML: {exc}", file=source) from None
+    try:
+        check_value(data)
+    except ConfigError as exc:
+        raise exc.located(source) from None
+    return data
 
 
 def read_literal(text: str) -> Any:
     """The one TOML value `text` spells (`3e-4`, `[1, 2]`, `"a"`, `{ n = 5 }`).
 
     Raises ValueError, with the parser's rule and no position, when the text is not exactly one
-    TOML value (`1\\nw = 2` smuggles in a second key and is refused) or holds an integer outside
-    TOML's 64-bit range (such numbers also cannot be shown in an error message).
+    TOML value (`1\\nw = 2` smuggles in a second key and is refused), or is past a bound of
+    `engine.config.limits` (longer than MAX_TEXT, nested too deep, an integer outside 64 bits).
     """
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"longer than {MAX_TEXT:,} characters")
     try:
+        check_toml_text(text)
         data = tomllib.loads(f"v = {text}")
+    except ConfigError as exc:
+        raise ValueError(exc.rule) from None
     except RecursionError:  # `[[[[...` deeper than the parser's recursion
         raise ValueError("nested too deeply") from None
     except ValueError as exc:  # TOMLDecodeError, or int() refusing thousands of digits
         raise ValueError(_POSITION.sub("", str(exc))) from None
     if set(data) != {"v"}:
         raise ValueError("more than one value")
-    _check_ints(data["v"])
+    try:
+        check_value(data["v"])
+    except ConfigError as exc:
+        raise ValueError(exc.rule) from None
     return data["v"]
-
-
-def _check_ints(value: Any) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
-        raise ValueError("integer out of TOML's 64-bit range")
-    if isinstance(value, list):
-        for item in value:
-            _check_ints(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _check_ints(item)
 
 
 def inline_toml(value: Any) -> str:

@@ -105,6 +105,14 @@ class TrialPool:
         slots = self.slots
         return threads_per_trial(slots, self._cores) if slots > 1 else None
 
+    def warm(self, count: int) -> None:
+        """Have `count` trainers ready or starting now, before the trials that will need them exist (a
+        sweep calls this before it imports and builds its sampler); an executor without warm trainers
+        ignores it."""
+        prewarm = getattr(self.executor, "prewarm", None)
+        if callable(prewarm):
+            prewarm(count)
+
     # --- trials ---------------------------------------------------------------------------------
 
     def submit(self, config: Config, *, lane: str = MANUAL, trial_id: int | None = None,
@@ -221,6 +229,7 @@ class TrialPool:
         finally:
             with self._lock:
                 self._running.pop(job.trial_id, None)
+        self._dispatch()  # a trial waiting in line takes the freed slot now, not after the bookkeeping below
         try:
             if job.on_done is not None:
                 job.on_done(job.trial_id, finished, broke)

@@ -1,18 +1,22 @@
 """The process executor: warm child processes that train trials and stream batched events back.
 
-A child imports torch and builds one optimizer when it starts (about 4-5 s on a small box, mostly
-`import torch` and torch's first-optimizer import of torch._dynamo), then trains trial after trial,
-so only the first trial waits for that. The parent's worker thread supervises each run: it forwards
-event batches, relays a cancel, and turns a child that dies into a failed trial, leaving the app and
-the other trials running.
+A child (engine.execution.trainer_child) imports torch and builds one optimizer when it starts
+(2.7-2.8 s from spawn to ready on a busy 2-core box: `import torch` about 0.8 s, torch's
+first-optimizer import of torch._dynamo about 0.85 s, the interpreter and our own modules the
+rest), then trains trial after trial, so only the first trial waits for that. The parent's
+worker thread supervises each run: it forwards event batches, relays a cancel, and turns a child that
+dies into a failed trial, leaving the app and the other trials running.
+
+Fresh code: a child keeps the plugin modules it imported, so before it gets another trial the parent
+hashes the plugin files the child reported after its last trial and retires it when one changed on
+disk (or when the next trial comes from another working directory, where a plugin's name may
+resolve to another file); the trial then starts in a new child that imports the edited code.
 """
 from __future__ import annotations
 
 import itertools
 import multiprocessing
-import multiprocessing.connection
 import os
-import queue
 import signal
 import threading
 import time
@@ -20,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.groups import Config
-from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished
-from engine.execution.executors import Judge, Sink, ask_judge, run_in_this_thread
+from engine.events import Event, StopSignal, Summary, TrialFinished
+from engine.execution.executors import Judge, Sink, ask_judge
 from engine.execution.placement import Gpu, Placement
+from engine.execution.trainer_child import PARENT_GONE_GRACE, child_main
 from engine.states import TrialState
-from engine.training import THREAD_CAP_VAR
+from engine.tasks.plugin_code import changed_files
+
+__all__ = ["PARENT_GONE_GRACE", "POLL_SECONDS", "ProcessExecutor", "prepare_multiprocessing"]
 
 _CONTEXT = multiprocessing.get_context("spawn")
 POLL_SECONDS = 0.05
@@ -45,124 +52,15 @@ def prepare_multiprocessing() -> None:
 # trial is interrupted and can resume from its checkpoint. A crash of its own (SIGSEGV, an abort, a
 # non-zero exit) fails it.
 _KILLED_FROM_OUTSIDE = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
-PARENT_GONE_GRACE = 3.0  # seconds a trial gets to end by itself once the parent is gone
-
-
-def _child_main(conn: multiprocessing.connection.Connection, log_path: str | None) -> None:
-    """The child: warm up, then train what the parent sends until told to exit.
-
-    When the parent dies (its end of the pipe closes: a supervisor killed with -9, an app that
-    crashed), the trial running here ends `interrupted` at its next batch; if it does not within
-    PARENT_GONE_GRACE (a hung trial), it is recorded interrupted from here and the child exits, so
-    no trainer outlives its parent holding a GPU. (A parent-death signal would not do: Linux sends
-    it when the *thread* that started the child ends, and the pool starts children from worker
-    threads that end after each trial.)
-    """
-    target = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(target, 1)
-    os.dup2(target, 2)  # never draw on the UI's terminal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C belongs to the parent, which cancels cleanly
-    parent = os.getppid()
-    _warm_up()
-    jobs: queue.Queue = queue.Queue()
-    verdicts: queue.Queue = queue.Queue()
-    cancel = StopSignal()
-    cancelled: dict[str, tuple[str, str | None]] = {}  # run token -> (state, reason); tokens are unique per run
-    current: list[tuple[str, int, str] | None] = [None]  # (token, trial id, store path) of the trial running
-    lock = threading.Lock()
-
-    def send(message: tuple) -> None:
-        try:
-            conn.send(message)
-        except (OSError, ValueError):  # the parent is gone: the listener has seen it too
-            pass
-
-    def parent_gone() -> None:
-        reason = f"its trainer's parent process (pid {parent}) ended"
-        verdicts.put(None)
-        jobs.put(("exit",))
-        with lock:
-            running = current[0]
-            if running is not None:
-                cancel.stop(TrialState.INTERRUPTED, reason)
-        if running is None:
-            return
-        time.sleep(PARENT_GONE_GRACE)
-        with lock:
-            still = current[0] == running
-        if still:  # the trial did not reach its next batch: record it from here and go
-            from engine.store import Store
-
-            try:
-                with Store(running[2]) as store:
-                    store.mark_finished(running[1], TrialState.INTERRUPTED, f"{reason}; the trial did not stop "
-                                        f"within {PARENT_GONE_GRACE:.0f} s, so its trainer was ended")
-            finally:
-                os._exit(3)
-
-    def listen() -> None:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                parent_gone()
-                return
-            if message[0] == "cancel":
-                _, token, state, reason = message
-                with lock:
-                    cancelled[token] = (state, reason)
-                    if current[0] is not None and current[0][0] == token:
-                        cancel.stop(TrialState(state), reason)
-            elif message[0] == "verdict":
-                verdicts.put(message[2])
-            else:
-                jobs.put(message)
-                if message[0] == "exit":
-                    return
-
-    threading.Thread(target=listen, daemon=True, name="tunedeck-control").start()
-    send(("ready", os.getpid()))
-    while True:
-        message = jobs.get()
-        if message[0] == "exit":
-            return
-        _, token, trial_id, config_data, store_path, cwd, judged, threads = message
-        if os.getcwd() != cwd:
-            os.chdir(cwd)  # plugins resolve from the working directory, as in the parent
-        if threads:
-            os.environ[THREAD_CAP_VAR] = str(threads)
-        else:
-            os.environ.pop(THREAD_CAP_VAR, None)
-        with lock:
-            current[0] = (token, trial_id, store_path)
-            cancel.clear()
-            if token in cancelled:
-                state, reason = cancelled.pop(token)
-                cancel.stop(TrialState(state), reason)
-
-        def ask_parent(tid: int, event: EpochEnded) -> str | None:
-            send(("judge", tid, event))
-            return verdicts.get()  # the parent answers every question; None also when it is gone
-
-        config = Config.from_dict(config_data)
-        def send_events(batch: list[Event], tid: int = trial_id) -> None:
-            send(("events", tid, batch))
-
-        run_in_this_thread(Path(store_path), trial_id, config, cancel, send_events, ask_parent if judged else None)
-        with lock:
-            current[0] = None
-        send(("done", trial_id))
-
-
-def _warm_up() -> None:
-    import torch
-
-    torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1)
 
 
 class _Worker:
     def __init__(self, log_path: str | None, env: dict[str, str], gpu: Gpu | None = None) -> None:
         self.gpu = gpu
+        # The plugin files the child has imported and their hashes, as it reported after its last trial
+        # (None: it could not tell), and the working directory that trial ran in.
+        self.code: dict[str, str | None] | None = {}
+        self.cwd: str | None = None
         self._stopping = threading.Lock()
         self._stopped = False
         if gpu is not None:
@@ -171,7 +69,7 @@ class _Worker:
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)  # a spawned child takes the environment as it is at start()
         try:
-            self.process = _CONTEXT.Process(target=_child_main, args=(child_conn, log_path), daemon=True,
+            self.process = _CONTEXT.Process(target=child_main, args=(child_conn, log_path), daemon=True,
                                             name="tunedeck-trainer")
             self.process.start()
         finally:
@@ -192,6 +90,17 @@ class _Worker:
             except (EOFError, OSError):
                 return False
         return False
+
+    def stale_reason(self, cwd: str) -> str | None:
+        """Why this child must not run the next trial (from `cwd`): code it imported changed; else None."""
+        if self.code is None:
+            return "it could not tell which plugin code it had imported"
+        if not self.code:
+            return None
+        if self.cwd != cwd:
+            return f"it imported plugin code from {self.cwd}, the next trial runs in {cwd}"
+        changed = changed_files(self.code)
+        return f"plugin code it imported changed on disk: {', '.join(changed)}" if changed else None
 
     def ask_to_exit(self) -> None:
         try:
@@ -248,19 +157,61 @@ class ProcessExecutor:
             if wait > 0:
                 worker.wait_ready(max(0.0, deadline - time.monotonic()))
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self, cwd: str) -> _Worker:
+        """An idle child whose imported code is still what is on disk, or a new one; a stale child is
+        retired (its GPU released first, so that its successor may take it)."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("executor is shut down")
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.process.is_alive():
-                    self._busy.add(worker)
-                    return worker
-                self._retire(worker, 0)
-            worker = self._new_worker()
+            worker = None
+            while self._idle and worker is None:
+                candidate = self._idle.pop()
+                if candidate.process.is_alive():
+                    worker = candidate
+                else:
+                    self._retire(candidate, 0)
+            if worker is None:
+                worker = self._new_worker()
             self._busy.add(worker)
+            if worker.code == {}:  # new, or it imported no plugin: nothing to compare
+                return worker
+        if worker.stale_reason(cwd) is None:  # hashing a few small files, outside the lock
             return worker
+        self._drop([worker])
+        try:
+            return self._acquire(cwd)
+        finally:
+            worker.stop(5.0)  # it exits at once (idle), joined while its successor starts
+
+    def retire_stale(self, cwd: str | None = None) -> int:
+        """Retire the idle children whose imported plugin code changed on disk (or that imported it from
+        another working directory than `cwd`, default this process's); the number retired. A trial would
+        retire them anyway, then wait for a new child: a caller that notices idle time can call this and
+        `prewarm` so that the next trial finds a fresh child warm."""
+        cwd = cwd or os.getcwd()
+        with self._lock:
+            idle = [w for w in self._idle if w.code != {}]
+        stale = [w for w in idle if w.stale_reason(cwd) is not None]
+        stale = self._drop(stale)
+        for worker in stale:
+            worker.stop(5.0)
+        return len(stale)
+
+    def _drop(self, workers: list[_Worker]) -> list[_Worker]:
+        """Take children out of service (those still idle or busy here), their GPUs released at once so
+        that a successor may take them, and ask them to exit; the ones taken out."""
+        with self._lock:
+            dropped = [w for w in workers if w in self._busy or w in self._idle]
+            for worker in dropped:
+                self._busy.discard(worker)
+                if worker in self._idle:
+                    self._idle.remove(worker)
+                if self._placement is not None and worker.gpu is not None:
+                    self._placement.release(worker.gpu)
+                    worker.gpu = None
+        for worker in dropped:
+            worker.ask_to_exit()
+        return dropped
 
     def _new_worker(self) -> _Worker:
         """Called with the lock held."""
@@ -291,9 +242,10 @@ class ProcessExecutor:
     def run(self, store_path: Path, trial_id: int, config: Config, cancel: threading.Event,
             sink: Sink, *, judge: Judge | None = None, threads: int | None = None) -> TrialFinished:
         started = time.monotonic()
-        worker = self._acquire()
+        cwd = os.getcwd()
+        worker = self._acquire(cwd)
         token = f"{os.getpid()}-{next(self._tokens)}"
-        worker.conn.send(("run", token, trial_id, config.to_dict(), str(Path(store_path).resolve()), os.getcwd(),
+        worker.conn.send(("run", token, trial_id, config.to_dict(), str(Path(store_path).resolve()), cwd,
                           judge is not None, threads))
         finished: TrialFinished | None = None
         cancel_sent = False
@@ -318,6 +270,7 @@ class ProcessExecutor:
             elif kind == "judge":
                 worker.conn.send(("verdict", token, ask_judge(judge, trial_id, message[2])))
             elif kind == "done":
+                worker.code, worker.cwd = message[2], cwd
                 self._release(worker, healthy=True)
                 assert finished is not None
                 return finished

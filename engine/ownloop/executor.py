@@ -55,6 +55,7 @@ from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.store.schema import TrialRecord
 from engine.store.script_runs import requested_stop
 from engine.store.trials import Store
+from engine.tasks.plugin_code import file_record
 from engine.training import THREAD_CAP_VAR
 
 POLL_SECONDS = 0.25
@@ -184,7 +185,8 @@ class _ScriptRun:
                                  thread_var=THREAD_CAP_VAR)
         try:
             self.store.take_trial(self.trial_id, {"pid": os.getpid(), "python": line[0], "cwd": str(cwd),
-                                                  "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES")},
+                                                  "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES"),
+                                                  "code": file_record(line[1])},
                                   {"script": line[1], "argv": line[2:], "threads": self.threads})
         except StoreError:
             row = self.store.trial(self.trial_id)

@@ -23,6 +23,13 @@ class ScriptRouter:
         executor: Executor = self.scripts if config.task.name == SCRIPT_TASK else self.other
         return executor.run(store_path, trial_id, config, cancel, sink, judge=judge, threads=threads)
 
+    def prewarm(self, count: int = 1, *, wait: float = 0.0) -> None:
+        """Start the wrapped executor's trainers now, where it has any (a sweep asks before its sampler
+        loads, so that the trainers' start-up overlaps it)."""
+        prewarm = getattr(self.other, "prewarm", None)
+        if prewarm is not None:
+            prewarm(count, wait=wait)
+
     def shutdown(self) -> None:
         try:
             self.scripts.shutdown()

@@ -54,6 +54,7 @@ from engine.states import TrialState
 from engine.store import Store, resolve_store_path
 from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.store.script_runs import ScriptProgress
+from engine.tasks.plugin_code import file_record
 
 FLUSH_SECONDS = 1.0  # at most one commit this often while the script logs
 CHECKPOINT_KINDS = ("best", "last")
@@ -308,8 +309,9 @@ def _final_state(state: TrialState | str) -> TrialState:
     return final
 
 
-def _environment() -> dict[str, Any]:
-    """The versions and host behind the trial, as tunedeck's own loop records them, without importing torch."""
+def _environment(script: str) -> dict[str, Any]:
+    """The versions, host and script (its sha256) behind the trial, as tunedeck's own loop records them,
+    without importing torch."""
     def version(package: str) -> str | None:
         try:
             return metadata.version(package)
@@ -321,6 +323,8 @@ def _environment() -> dict[str, Any]:
                            "hostname": socket.gethostname(), "pid": os.getpid()}
     if "CUDA_VISIBLE_DEVICES" in os.environ:
         env["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    if os.path.isfile(script):
+        env["code"] = file_record(script)
     return env
 
 
@@ -350,7 +354,7 @@ def init(config: Mapping[str, Any] | None = None, name: str | None = None) -> Ru
     try:
         if handoff is None:
             trial_id = store.create_trial(trial_config)
-        store.take_trial(trial_id, _environment(), run_info)
+        store.take_trial(trial_id, _environment(script), run_info)
     except BaseException:
         store.close()
         raise

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     from engine.errors import TunedeckError
+    from engine.execution.executors import FirstReady
     from engine.execution.placement import Placement
     from engine.execution.trainer_process import ProcessExecutor
     from engine.ownloop.executor import ScriptExecutor
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [supervisor {os.getpid()}] {line}", flush=True)
 
     placement = Placement.detect()
-    processes = ProcessExecutor(log_path=str(files.log), placement=placement)
+    # One warm child per trainer, each trial on the first one ready: a trial queued while a trainer
+    # starts never waits for that one if another comes free first.
+    processes = FirstReady(lambda: ProcessExecutor(log_path=str(files.log), placement=placement))
     scripts = ScriptExecutor(placement=placement)  # script trials (task.name = "script") run as their own processes
     try:
         supervisor = Supervisor(files.store, ScriptRouter(processes, scripts), log=log, since=locked_at,

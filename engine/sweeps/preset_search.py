@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.groups import Config
-from engine.config.presets import Sources, locate_line, resolve_preset
+from engine.config.presets import ResolvedPreset, Sources, locate_line, resolve_preset
 from engine.config.toml_io import inline_toml, table_toml, toml_key
 from engine.errors import ConfigError
 from engine.sweeps.spec import SearchSpec, flatten_search, parse_search
 
-__all__ = ["load_preset_with_search", "load_sweep", "search_space_toml", "search_toml"]
+__all__ = ["load_preset_and_search", "load_preset_with_search", "load_sweep", "search_space_toml", "search_toml"]
 
-_NO_SEARCH = ("has no [search] table to sweep; add one, e.g.\n  [search]\n  strategy = \"random\"\n"
-              "  trials = 20\n  \"optim.lr\" = { low = 1e-4, high = 1e-1, log = true }")
+_NO_SEARCH = ('has no [search] table to sweep; add one, e.g. [search] with strategy = "random", trials = 20 '
+              'and "optim.lr" = { low = 1e-4, high = 1e-1, log = true }')
 
 
 def load_sweep(ref: str | Path, overrides: Iterable[str] = (),
@@ -28,11 +28,21 @@ def load_sweep(ref: str | Path, overrides: Iterable[str] = (),
     An error in the search is placed in the file (and line) that set the offending key, or on
     the command-line option that gave the setting.
     """
+    resolved, spec = load_preset_and_search(ref, overrides, settings)
+    if spec is None:
+        raise ConfigError(_NO_SEARCH, file=str(resolved.path))
+    return resolved.config, spec
+
+
+def load_preset_and_search(ref: str | Path, overrides: Iterable[str] = (),
+                           settings: dict[str, Any] | None = None) -> tuple[ResolvedPreset, SearchSpec | None]:
+    """The resolved preset and its `[search]` table checked (None when it has none): what `tunedeck
+    preset show` prints, so that a bad table is found there and not only when a sweep starts."""
     resolved = resolve_preset(ref, overrides)
     if resolved.search is None:
-        raise ConfigError(_NO_SEARCH, file=str(resolved.path))
+        return resolved, None
     try:
-        return resolved.config, parse_search(resolved.search, resolved.config, overrides=settings)
+        return resolved, parse_search(resolved.search, resolved.config, overrides=settings)
     except ConfigError as exc:
         raise _locate_search(exc, resolved.sources, resolved.path, settings or {}) from None
 

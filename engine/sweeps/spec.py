@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import math
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Union
 
 from engine.config.groups import GROUPS, Config, field_info
 from engine.config.knobs import FLOAT, INT, TABLE, FieldInfo, coerce, suggest
+from engine.config.limits import int_problem
 from engine.config.params import PARAMS
 from engine.errors import ConfigError
 from engine.execution.placement import POLICIES, ROUND_ROBIN
@@ -36,7 +38,10 @@ METRICS = {"val_loss": "minimize", "val_acc": "maximize", "train_loss": "minimiz
 DIRECTIONS = ("minimize", "maximize")
 DEFAULT_TRIALS = 20
 MAX_PARALLEL = 64
-MAX_GRID = 100_000
+MAX_GRID = 100_000  # points of a grid, counted from the spec before one is built
+MAX_TRIALS = 100_000
+MAX_KNOBS = 64  # knobs one search varies
+MAX_CHOICES = 1_000  # values one knob's list of choices holds (each is checked by building a config)
 RANGE_KEYS = ("low", "high", "log", "step")
 SETTINGS = ("name", "strategy", "trials", "parallel", "pruner", "seed", "metric", "direction", "placement",
             "startup_trials", "warmup_epochs")
@@ -72,11 +77,22 @@ class Range:
     log: bool = False
     step: float | None = None
 
-    def grid_values(self) -> list[float]:
+    @property
+    def grid_count(self) -> int:
+        """How many grid points the range has (0: none, a float range without a step), computed
+        from its bounds so that a range of billions is judged before anything is built."""
         step = self.step if self.step is not None else (1 if self.integer else None)
         if step is None:
-            return []
-        n = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
+            return 0
+        if self.integer:
+            return int(self.high - self.low) // int(step) + 1
+        return int(math.floor((self.high - self.low) / step + 1e-9)) + 1
+
+    def grid_values(self) -> list[float]:
+        n = self.grid_count
+        if n > MAX_GRID:
+            raise ValueError(f"{self.key}: {n} grid points, more than {MAX_GRID}")  # parse_search refuses it first
+        step = self.step if self.step is not None else 1
         values = [self.low + i * step for i in range(n)]
         return [int(round(v)) for v in values] if self.integer else [round(v, 12) for v in values]
 
@@ -109,9 +125,10 @@ class SearchSpec:
 
     @property
     def grid_size(self) -> int:
+        """Points of the full grid, from each knob's count (nothing is built)."""
         size = 1
         for p in self.params:
-            size *= len(p.values) if isinstance(p, Choice) else len(p.grid_values())
+            size *= len(p.values) if isinstance(p, Choice) else p.grid_count
         return size
 
     @property
@@ -176,6 +193,8 @@ def parse_search(raw: Mapping[str, Any], base: Config, *, overrides: Mapping[str
     if not space:
         raise ConfigError("names no knob to vary; add e.g. \"optim.lr\" = { low = 1e-4, high = 1e-1, log = true }",
                           key="search")
+    if len(space) > MAX_KNOBS:
+        raise ConfigError(f"varies more than {MAX_KNOBS} knobs", key="search", value=len(space))
     params = tuple(_param(key, value, base) for key, value in space.items())
     spec = SearchSpec(params=params, **kwargs)
     _check_strategy(spec)
@@ -234,8 +253,8 @@ def _settings(s: Mapping[str, Any]) -> dict[str, Any]:
         choice = _choice_setting(s, key, options)
         if choice is not None:
             out[key] = choice
-    for key, low, high in (("trials", 1, 100_000), ("parallel", 1, MAX_PARALLEL), ("seed", 0, 2**32 - 1),
-                           ("startup_trials", 0, None), ("warmup_epochs", 0, None)):
+    for key, low, high in (("trials", 1, MAX_TRIALS), ("parallel", 1, MAX_PARALLEL), ("seed", 0, 2**32 - 1),
+                           ("startup_trials", 0, MAX_TRIALS), ("warmup_epochs", 0, 1_000_000)):
         value = _int_setting(s, key, low, high)
         if value is not None:
             out[key] = value
@@ -284,9 +303,11 @@ def _check_value(key: str, value: Any, info: FieldInfo | None, base: Config, whe
 def _choice(key: str, values: list, info: FieldInfo | None, base: Config, where: str) -> Choice:
     if not values:
         raise ConfigError("must list at least one choice", key=where, value=values)
+    if len(values) > MAX_CHOICES:
+        raise ConfigError(f"lists more than {MAX_CHOICES:,} choices", key=where, value=values)
     canonical = tuple(_check_value(key, v, info, base, where) for v in values)
-    labels = [label(v) for v in canonical]
-    repeated = sorted({x for x in labels if labels.count(x) > 1})
+    counts = Counter(label(v) for v in canonical)
+    repeated = sorted(x for x, n in counts.items() if n > 1)
     if repeated:
         raise ConfigError(f"lists {repeated[0]} more than once", key=where, value=values)
     return Choice(key, canonical)
@@ -329,8 +350,12 @@ def _range(key: str, table: dict, info: FieldInfo | None, base: Config, where: s
 
 
 def _bound(value: Any, integer: bool, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError("must be a number", key=where, value=value)
+    if isinstance(value, int) and int_problem(value):
+        raise ConfigError(int_problem(value) or "", key=where, value=value)
+    if not math.isfinite(value):
+        raise ConfigError("must be a finite number", key=where, value=value)
     if integer:
         if isinstance(value, float) and not value.is_integer():
             raise ConfigError("must be an integer (the knob is an integer)", key=where, value=value)
@@ -341,7 +366,7 @@ def _bound(value: Any, integer: bool, where: str) -> float:
 def _check_strategy(spec: SearchSpec) -> None:
     if spec.strategy == "grid":
         for p in spec.params:
-            if isinstance(p, Range) and not p.grid_values():
+            if isinstance(p, Range) and not p.grid_count:
                 raise ConfigError("grid search needs a list of values or a range with a step, "
                                   f"e.g. {{ low = {p.low}, high = {p.high}, step = .. }}",
                                   key=f"search.{p.key}")

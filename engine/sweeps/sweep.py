@@ -93,6 +93,7 @@ class Sweep:
 
     def __init__(self, store: Store, base: Config, spec: SearchSpec, pool: TrialPool, *,
                  on_trial: OnTrial | None = None, resuming: SweepRecord | None = None) -> None:
+        pool.warm(spec.parallel)  # the trainers import torch while Optuna is imported and the study built
         self.store = store
         self.base = base
         self.spec = spec.with_seed()
@@ -302,7 +303,21 @@ class Sweep:
                 self.pool.cancel(trial_id, f"cancelled with its sweep ({stopping})")
 
     def _done(self, trial_id: int, finished: TrialFinished, broke: bool) -> None:
-        """From the pool, once a trial of the sweep has ended, however it ended."""
+        """From the pool, once a trial of the sweep has ended, however it ended.
+
+        Whatever breaks in the bookkeeping (a store hiccup, Optuna, the caller's `on_trial`), the trial
+        leaves the running set and the next one is asked for: otherwise its slot would stay empty, and
+        the sweep would wait forever for a trial that is over.
+        """
+        try:
+            self._record_end(trial_id, finished, broke)
+        finally:
+            with self._cond:
+                self._running.discard(trial_id)
+                self._cond.notify_all()
+            self._feed()
+
+    def _record_end(self, trial_id: int, finished: TrialFinished, broke: bool) -> None:
         with self._cond:
             number = self._number.get(trial_id)
             updates = self._updates.pop(trial_id, {})
@@ -330,10 +345,6 @@ class Sweep:
                 pass
         if self._on_trial:
             self._on_trial(trial_id, finished, updates)
-        with self._cond:
-            self._running.discard(trial_id)
-            self._cond.notify_all()
-        self._feed()
 
     def _count(self, trial_id: int | None, state: TrialState, seconds: float, value: float | None = None) -> None:
         with self._cond:

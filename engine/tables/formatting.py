@@ -1,10 +1,20 @@
-"""Plain-text rendering of values and tables, shared by the headless CLI and the TUI."""
+"""Plain-text rendering of values and tables, shared by the headless CLI and the TUI.
+
+Text from outside (a trial's name, a knob's string value, a column named after a plugin option) is
+shown through `engine.errors.safe_text`, re-exported here: a name holding terminal escapes prints
+them as `\x1b[2J`, it does not clear the screen.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import math
 from collections.abc import Sequence
 from typing import Any
+
+from engine.errors import safe_text
+
+__all__ = ["safe_text", "fmt_value", "fmt_duration", "column_widths", "fit_columns", "render_table", "fmt_bytes",
+           "checkpoint_summary"]
 
 
 def fmt_value(value: Any) -> str:
@@ -21,7 +31,7 @@ def fmt_value(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, dt.datetime):
         return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
+    return safe_text(value)
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -39,18 +49,44 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def column_widths(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Each column's width as `render_table` draws it: its header or its widest cell, whichever is wider."""
+    return [max([len(safe_text(h))] + [len(fmt_value(row[i])) for row in rows]) for i, h in enumerate(headers)]
+
+
+def fit_columns(widths: Sequence[int], wanted: Sequence[int], width: int, gap: int = 2) -> list[int]:
+    """The columns (indices into `widths`) that fit side by side in a line of `width` cells.
+
+    `wanted` lists column indices from most to least wanted. A column too wide for what is left is
+    passed over, so that narrower, less wanted ones still get in; the most wanted one is kept even
+    when it alone overflows, because a table without its first column says nothing. Rows are never
+    wrapped: what does not fit is left out. Returned in display order (sorted).
+    """
+    chosen: list[int] = []
+    used = 0
+    for index in wanted:
+        if index in chosen:
+            continue
+        need = widths[index] + (gap if chosen else 0)
+        if chosen and used + need > width:
+            continue
+        chosen.append(index)
+        used += need
+    return sorted(chosen)
+
+
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Columns padded to their widest cell; numbers right-aligned."""
     cells = [[fmt_value(v) for v in row] for row in rows]
     numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and bool(rows)
                for i in range(len(headers))]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    widths = column_widths(headers, rows)
 
     def line(items: Sequence[str]) -> str:
         parts = [s.rjust(w) if num else s.ljust(w) for s, w, num in zip(items, widths, numeric)]
         return "  ".join(parts).rstrip()
 
-    out = [line(list(headers)), line(["-" * w for w in widths])]
+    out = [line([safe_text(h) for h in headers]), line(["-" * w for w in widths])]
     out += [line(r) for r in cells]
     return "\n".join(out)
 
@@ -72,4 +108,4 @@ def checkpoint_summary(checkpoints: Sequence[Any]) -> str:
     if not checkpoints:
         return "none"
     parts = [f"{c.kind} epoch {c.epoch} ({fmt_bytes(c.size)})" for c in checkpoints]
-    return ", ".join(parts) + f" in {checkpoints[0].path.parent}"
+    return ", ".join(parts) + f" in {safe_text(checkpoints[0].path.parent)}"

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from engine.config.groups import SCRIPT_TASK, Config, is_plugin
 from engine.errors import TaskError
-from engine.tasks.base import TaskData
+
+if TYPE_CHECKING:  # torch: engine.tasks.plugin_code is read by processes that never train
+    from engine.tasks.base import TaskData
 
 _MODULES = {
     "toy2d": "engine.tasks.toy2d",

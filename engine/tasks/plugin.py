@@ -10,10 +10,13 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from engine.config.groups import Config
 from engine.errors import TaskError
 from engine.tasks.base import TaskData
+from engine.tasks.plugin_checks import check_data
+from engine.tasks.plugin_code import LOADED
 
 
 def load_function(spec: str) -> Callable[[Config], TaskData]:
@@ -23,6 +26,7 @@ def load_function(spec: str) -> Callable[[Config], TaskData]:
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
     try:
+        LOADED.note_import(module_name)  # before the import: what it reads is hashed against when it began
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise TaskError(f"task.name: cannot import {module_name!r} for plugin {spec!r}: {exc} "
@@ -33,11 +37,24 @@ def load_function(spec: str) -> Callable[[Config], TaskData]:
     return func
 
 
+def plugin_label(spec: str) -> str:
+    """The plugin as an error names it: its file, then its import path."""
+    module = sys.modules.get(spec.partition(":")[0])
+    file = getattr(module, "__file__", None)
+    return f"{file} (plugin {spec})" if file else f"plugin {spec}"
+
+
+def code_record(spec: str) -> dict[str, Any] | None:
+    """The plugin's file, its sha256 and its folder's imported modules' hashes, as this process loaded them."""
+    return LOADED.describe(spec.partition(":")[0])
+
+
 def build(config: Config) -> TaskData:
     func = load_function(config.task.name)
     data = func(config)
     if not isinstance(data, TaskData):
         raise TaskError(f"task.name: plugin {config.task.name!r} returned {type(data).__name__}, "
                         f"expected engine.tasks.base.TaskData")
+    check_data(data, plugin_label(config.task.name))
     data.info.setdefault("plugin", config.task.name)
     return data

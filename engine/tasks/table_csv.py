@@ -1,15 +1,20 @@
 """table-csv: classification or regression on numeric columns of a CSV or Parquet file.
 
-Features are standardised with the train split's mean and standard deviation only, so nothing
-about val or test leaks into training; the statistics go into `info` so a caller can apply the
-same scaling to new rows. Bad data fails here, before any training, naming file, key and column.
+Features, and a regression's target, are standardised with the train split's mean and standard
+deviation only, so nothing about val or test leaks into training; the statistics go into `info` so a
+caller can scale new rows the same way and turn the model's predictions back into the target's units
+(prediction * target_std + target_mean). The regression loss is reported in the target's own units
+(see `loss_in_target_units`) while its gradients stay those of the standardised problem. Bad data
+fails here, before any training, naming file, key and column.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 import torch
+from torch import nn
 
 from engine.config.groups import Config
 from engine.errors import TaskError
@@ -49,15 +54,16 @@ def build(config: Config) -> TaskData:
 
     x_all = frame.select(pl.col(features).cast(pl.Float64)).to_torch(dtype=pl.Float64)
     mask = is_train.to_torch().bool()
-    mean = x_all[mask].mean(dim=0)
-    std = x_all[mask].std(dim=0, correction=0)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    x_all = ((x_all - mean) / std).float()
+    x_all, mean, std = _standardise(x_all, mask)
 
     info: dict[str, Any] = {"file": path, "target": target, "features": features,
-                  "feature_mean": mean.tolist(), "feature_std": std.tolist()}
+                            "feature_mean": mean, "feature_std": std}
+    loss = None
     if problem == REGRESSION:
-        y_all = values.cast(pl.Float32).to_torch().reshape(-1, 1)
+        y_all, y_mean, y_std = _standardise(values.cast(pl.Float64).to_torch(), mask)
+        y_all = y_all.reshape(-1, 1)
+        info["target_mean"], info["target_std"] = y_mean, y_std
+        loss = loss_in_target_units(config.optim.loss, y_std)
         classes: list = []
     else:
         classes = _train_classes(values, splits, path, target)
@@ -72,7 +78,7 @@ def build(config: Config) -> TaskData:
     if problem == REGRESSION:
         info["problem"] = REGRESSION
         return TaskData(train=train, val=val, test=test, problem=REGRESSION, input_shape=(len(features),),
-                        out_features=1, info=info)
+                        out_features=1, loss=loss, info=info)
     info["problem"] = BINARY if len(classes) == 2 else MULTICLASS
     return TaskData(
         train=train, val=val, test=test,
@@ -83,6 +89,45 @@ def build(config: Config) -> TaskData:
         class_names=[str(c) for c in classes],
         info=info,
     )
+
+
+def _standardise(values: torch.Tensor, train: torch.Tensor) -> tuple[torch.Tensor, Any, Any]:
+    """float32 values scaled by the train rows' mean and standard deviation (1 where a column is
+    constant), and those statistics as plain numbers (lists for a matrix's columns)."""
+    mean = values[train].mean(dim=0)
+    std = values[train].std(dim=0, correction=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return ((values - mean) / std).float(), mean.tolist(), std.tolist()
+
+
+# The regression losses, each with the power of the target's scale by which its value grows when the
+# target is measured in its own units rather than standardised.
+_REGRESSION_LOSSES: dict[str, tuple[Callable[[], nn.Module], int]] = {
+    "auto": (nn.MSELoss, 2), "mse": (nn.MSELoss, 2), "huber": (nn.HuberLoss, 2), "l1": (nn.L1Loss, 1)}
+
+
+def loss_in_target_units(name: str, target_std: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """The configured loss on standardised targets, its value in the target's own units.
+
+    A model fits a standardised target better (its output starts near the right scale, and the
+    learning rate means the same whatever the target's units), but a loss of 0.04 on a
+    standardised house price says nothing to the person reading the curve. So the loss keeps the
+    standardised problem's gradients and reports its value scaled back: MSE as the MSE of the
+    un-standardised predictions, L1 as their mean absolute error, Huber as the Huber loss with
+    delta = one target standard deviation. Early stopping's min_delta is in those units too.
+    None for a classification loss, which the loop refuses for a regression with its own message.
+    """
+    if name not in _REGRESSION_LOSSES:
+        return None
+    make, power = _REGRESSION_LOSSES[name]
+    base = make()
+    rescale = target_std ** power - 1.0
+
+    def loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        value = base(prediction, target)
+        return value + value.detach() * rescale  # the value scaled, the gradient untouched
+
+    return loss
 
 
 def _usable(dtype: pl.DataType) -> bool:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from engine.config.groups import Config
-from engine.errors import ConfigError
+from engine.config.groups import Config, is_plugin
+from engine.errors import ConfigError, TaskError
 from engine.tasks.base import BINARY, REGRESSION, TaskData
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -53,7 +53,28 @@ def build_loss(config: Config, data: TaskData, name: str, device: torch.device) 
             pos_weight = (w[1] / w[0]).reshape(1).to(device)
         bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         return lambda logits, y: bce(logits.reshape(-1), y.float().reshape(-1))
-    return {"mse": nn.MSELoss(), "huber": nn.HuberLoss(), "l1": nn.L1Loss()}[name]
+    return _same_shape({"mse": nn.MSELoss(), "huber": nn.HuberLoss(), "l1": nn.L1Loss()}[name], config)
+
+
+def _same_shape(loss: LossFn, config: Config) -> LossFn:
+    """A regression loss that refuses an output and a target of different shapes, which torch would
+    broadcast ((N, 1) against (N,) makes (N, N)) and train on with only a warning."""
+    def checked(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if output.shape != target.shape:
+            raise TaskError(f"{_task_named(config)}: the model's output has shape {tuple(output.shape)} and the "
+                            f"regression target {tuple(target.shape)}; they must match (optim.loss = "
+                            f"{config.optim.loss!r} compares them element by element)")
+        return loss(output, target)
+
+    return checked
+
+
+def _task_named(config: Config) -> str:
+    if is_plugin(config.task.name):
+        from engine.tasks.plugin import plugin_label
+
+        return plugin_label(config.task.name)
+    return f"task {config.task_label}"
 
 
 def correct_count(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -51,8 +51,10 @@ def test_every_cockpit_table_and_app_key_is_in_the_readme_table() -> None:
 def test_the_cockpits_keys_are_the_screens_own_and_each_has_a_group_and_a_description() -> None:
     assert CockpitScreen.BINDINGS is COCKPIT_BINDINGS
     grouped = [a for actions in KEY_GROUPS.values() for a in actions]
-    actions = [b.action for b in bindings(COCKPIT_BINDINGS)]
-    assert sorted(grouped) == sorted(actions)  # each binding in exactly one group
+    actions = {b.action for b in bindings(COCKPIT_BINDINGS)}
+    table = {a for a in actions if a.startswith("table(")}  # the table's keys from anywhere: the Table section
+    assert sorted(grouped) == sorted(actions - table)  # each action in exactly one group
+    assert table == {f"table('{b.action}')" for b in bindings(TrialTable.BINDINGS) if b.key in "sSrf" or "shift+s" in b.key}
     for b in bindings(COCKPIT_BINDINGS):
         assert b.description and b.tooltip, b.action
     assert not any(b.action in ("quit", "help") for b in bindings(COCKPIT_BINDINGS))  # those are the app's
@@ -66,13 +68,13 @@ def test_the_help_lists_every_binding_from_the_bindings() -> None:
     for b in bindings(COCKPIT_BINDINGS):
         assert key_label(b.key) in text and b.tooltip in text, b.action
     table = dict(sections)["Table"]
-    assert table is TrialTable.BINDINGS  # the table's keys come from the widget itself
+    assert [b for b in table if not b.priority] == TrialTable.BINDINGS  # the table's keys from the widget itself
     table_rows = dict(rows(table))
-    assert {"s", "S", "r", "f", "space", "enter"} <= set(table_rows)
+    assert {"s / alt+s / f3", "S / alt+shift+s", "r / alt+r", "f / alt+f", "space", "enter"} <= set(table_rows)
     assert table_rows["up / down / pageup / pagedown / home / end"] == "move"  # neighbours that say the same
     anywhere = dict(rows(dict(sections)["Anywhere"]))
     assert {"? / f1", "q / ctrl+q", "ctrl+p", "tab / shift+tab"} <= set(anywhere)
-    assert dict(rows(dict(sections)["Trials"]))["+ / -"].startswith("train more / fewer")
+    assert dict(rows(dict(sections)["Trials"]))["+ / ctrl+up / - / ctrl+down"].startswith("train more / fewer")
 
 
 def test_key_labels_read_as_pressed() -> None:
@@ -86,7 +88,7 @@ def test_the_palette_offers_each_cockpit_key_and_runs_it_on_the_cockpit(tmp_path
     entries = palette_entries()
     cockpit_actions = {b.action for b in bindings(COCKPIT_BINDINGS)}
     assert {action for _, _, action in entries} == cockpit_actions
-    assert all(title.split(": ")[0] in KEY_GROUPS for title, _, _ in entries)
+    assert all(title.split(": ")[0] in [*KEY_GROUPS, "Table"] for title, _, _ in entries)
     assert len({title for title, _, _ in entries}) == len(entries)  # each found by its own name
     app = supervised_app(load_preset("toy2d-mlp"), Store(tmp_path / "t.db"))
 

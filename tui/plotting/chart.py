@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import plotext
 
 from tui.plotting.downsample import downsample
 from tui.plotting.series import Series, finite_points, palette_color
@@ -200,6 +199,8 @@ def new_figure(width: int, height: int) -> object:
     A figure of our own per build: plotext's module-level one is shared, and capped at the
     terminal's size unless its terminal's limit is lifted.
     """
+    import plotext  # here, not at import: 0.1 s off the cockpit's first frame (its docs module alone 0.05 s)
+
     terminal = type(plotext.terminal)()
     terminal.limit(False, False)
     figure = terminal._master
@@ -227,7 +228,7 @@ def build_chart(
     nonfinite = nonpositive = 0
     for index, item in enumerate(series):
         x, y, bad, nonpos = finite_points(item.xs, item.ys, positive=log_y)
-        nonfinite += bad
+        nonfinite += bad + item.skipped
         nonpositive += nonpos
         if len(x):
             curves.append((x, y, item, index))
@@ -275,6 +276,8 @@ def build_chart(
     box = (max((len(label) for label in shown), default=0) + 6, 2 * len(shown) + 3)
     with_legend = bool(shown) and box[0] <= canvas_w - 3
     n_points = 0
+    import plotext
+
     for position, (x, y, item, index) in enumerate(sampled):
         color = plot_color(item.color, index)
         symbol = "dot" if item.kind == "scatter" else "hd"

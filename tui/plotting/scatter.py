@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import plotext
 
 from engine.sweeps.results import SweepResults
 from engine.sweeps.spec import Choice, Range, label
@@ -166,6 +165,8 @@ def _choice_axis(choices: Sequence[str], canvas_w: int) -> tuple[float, float, l
 
 
 def _marker(symbol: str, color: str) -> Any:
+    import plotext  # loaded with the first chart (tui/plotting/chart.py says why)
+
     return plotext.marker(symbol, pixel=plotext.pixel(foreground=plot_color(color, 0)))
 
 

@@ -43,6 +43,7 @@ class Series:
     ys: Sequence[float] | Any
     color: str | None = None
     kind: SeriesKind = "line"
+    skipped: int = 0  # non-finite values left out before the series was made (a StreamCurve's)
 
     def __post_init__(self) -> None:
         if self.kind not in SERIES_KINDS:

@@ -1,5 +1,8 @@
 """The cockpit: the form on the left, the monitor (live plot, status lines, trial table) on the right.
 
+The dialogs and views it opens are imported when first opened, not with the cockpit: they (and
+plotext, polars' heavier parts behind them) stay off the path to the first frame.
+
 The workspace is a screen, as in Textual's own apps: its bindings (tui/cockpit_keys.py), widgets
 and actions live here, so a dialog pushed on top shadows every cockpit key through the screen
 stack (ctrl+s in the save dialog does not open a second one) without the app listing whose keys
@@ -19,7 +22,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer
+from textual.widgets import Button
 
 from engine.config.groups import Config
 from engine.errors import TunedeckError
@@ -27,13 +30,9 @@ from engine.sweeps.preset_search import load_preset_with_search
 from tui.cockpit_keys import COCKPIT_ACTION_NAMES, COCKPIT_BINDINGS
 from tui.live import LiveTrials
 from tui.screens.cockpit_sweeps import CockpitSweepActions
-from tui.screens.compare import CompareScreen
-from tui.screens.detail import DetailScreen
-from tui.screens.export import ExportScreen
-from tui.screens.preset_open import PresetOpenScreen
-from tui.screens.preset_save import PresetSaveScreen
-from tui.screens.sweep_analysis import SweepAnalysisScreen
+from tui.screens.find_knob import FindKnobScreen
 from tui.services import Services
+from tui.widgets.cockpit_footer import CockpitFooter
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.loss_plot import LossPlot
 from tui.widgets.monitor import Monitor
@@ -49,6 +48,7 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
     monitor follows the store, so it shows them (and any other process's) as they train."""
 
     BINDINGS = COCKPIT_BINDINGS
+    AUTO_FOCUS = "TrialTable"  # never a field: a key pressed first must not land in one
 
     def __init__(self, config: Config, services: Services) -> None:
         super().__init__()
@@ -66,7 +66,7 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
                     yield Button("Start ^r", variant="success", id="start")
                     yield Button("Stop ^x", variant="error", id="stop")
             yield self.monitor
-        yield Footer()
+        yield CockpitFooter()
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._first_paint)
@@ -84,6 +84,7 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
         self.monitor.update_plot()
         self.monitor.update_status()
         self.set_interval(DRAIN_SECONDS, self._drain)
+        self.call_after_refresh(self.services.resume_queued_work)
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -111,7 +112,7 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
     def _sweep_moved(self) -> None:
         """The sweep analysis on top follows its sweep as trials end."""
         screen = self.app.screen
-        if isinstance(screen, SweepAnalysisScreen) and self.monitor.sweep_changed(screen.sweep_id):
+        if type(screen).__name__ == "SweepAnalysisScreen" and self.monitor.sweep_changed(screen.sweep_id):  # type: ignore[attr-defined]
             screen.refresh_results()
 
     def _wrote(self) -> None:
@@ -200,11 +201,18 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
             if clone is not None:
                 self.clone_trial(clone)
 
+        from tui.screens.detail import DetailScreen
+
         self.app.push_screen(DetailScreen(self.services.store, event.trial_id), closed)
 
     @on(TrialTable.Highlighted)
+    def _table_moved(self, event: TrialTable.Highlighted) -> None:
+        if self.ready:
+            self.monitor.user_highlighted(event.trial_id)
+            self.monitor.update_plot()
+
     @on(TrialTable.SelectionChanged)
-    def _table_moved(self) -> None:
+    def _selection_changed(self) -> None:
         if self.ready:
             self.monitor.update_plot()
 
@@ -265,6 +273,8 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
                 self.services.search = search  # the Sweep dialog starts from the preset's [search]
             self.notify(f"loaded {ref}", timeout=2)
 
+        from tui.screens.preset_open import PresetOpenScreen
+
         self.app.push_screen(PresetOpenScreen(), loaded)
 
     def action_save_preset(self) -> None:
@@ -272,9 +282,13 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
         if config is None:
             self.notify("Fix the form before saving it", severity="error")
             return
+        from tui.screens.preset_save import PresetSaveScreen
+
         self.app.push_screen(PresetSaveScreen(config, self.services.search), self._say_written("saved", 3))
 
     def action_export(self) -> None:
+        from tui.screens.export import ExportScreen
+
         self.app.push_screen(ExportScreen(self.table.current_view(), self.services.store),
                              self._say_written("wrote", 5))
 
@@ -296,6 +310,8 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
             self.notify("Select two trials with space (or one, and put the cursor on the other), then v",
                         severity="warning", timeout=4)
             return
+        from tui.screens.compare import CompareScreen
+
         self.app.push_screen(CompareScreen(self.services.store, selected[0], selected[1]))
 
     # --- panes ----------------------------------------------------------------------------------
@@ -319,9 +335,9 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
     def action_toggle_pane(self) -> None:
         self.toggle_class("show-form")
         if self.has_class("show-form"):
-            self.query_one(KnobForm).focus()
+            self.form.focus_key("name")  # the form's first field, marked ▸
         else:
-            self.query_one(TrialTable).focus()
+            self.table.focus()
 
     def action_switch_focus(self) -> None:
         """Jump between the trial table and the form without tabbing through every field."""
@@ -331,6 +347,26 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
             self.form.focus_key("optim.lr")
         else:
             self.focus_table()
+
+    async def action_table(self, action: str) -> None:
+        """A table key pressed with the focus elsewhere (alt+s, F3): the table acts all the same."""
+        await self.table.run_action(action)
+
+    def action_find_knob(self) -> None:
+        form = self.form
+        hidden = frozenset(key for key, applies in form.state.applies.items() if not applies)
+
+        def picked(key: str | None) -> None:
+            if key is None:
+                return
+            if self.has_class("narrow"):
+                self.add_class("show-form")
+            form.reveal(key)
+            if key in hidden:
+                self.notify(f"{key} does not apply to the current values: shown while it has the focus",
+                            timeout=4)
+
+        self.app.push_screen(FindKnobScreen(form.keys, hidden), picked)
 
     def focus_table(self) -> None:
         """The monitor pane in front and the table focused."""

@@ -14,8 +14,6 @@ from engine.states import SweepState
 from engine.store import SweepRecord
 from engine.sweeps.spec import SearchSpec
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.sweep_analysis import SweepAnalysisScreen
-from tui.screens.sweep_dialog import SweepDialog
 from tui.services import Services
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.monitor import Monitor
@@ -57,6 +55,8 @@ class CockpitSweepActions:
             self.notify(f"sweep {sweep_id} started: {spec.planned} trials, {spec.parallel} at a time", timeout=3)
             self.monitor.update_sweep_status()
             self.focus_table()  # watch it: p, X and a act from the table, not in a form field
+
+        from tui.screens.sweep_dialog import SweepDialog  # opened when asked for: off the first frame's path
 
         self.app.push_screen(SweepDialog(config, self.services.search), chosen)
 
@@ -131,6 +131,8 @@ class CockpitSweepActions:
             self.notify("No sweep yet: ctrl+g starts one", severity="warning", timeout=3)
             return
         try:
+            from tui.screens.sweep_analysis import SweepAnalysisScreen  # its charts load plotext
+
             self.app.push_screen(SweepAnalysisScreen(self.services.store, sweep_id))
         except TunedeckError as exc:
             self.notify(str(exc), title="Cannot show the sweep", severity="error")

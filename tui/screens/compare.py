@@ -220,7 +220,7 @@ class CompareScreen(ModalScreen[None]):
         if self.error is not None:
             return
         try:
-            series = PlotData(self.store, LiveTrials(self.store)).series(self.trial_a, (self.trial_b,), "loss", False)
+            series = PlotData(self.store, LiveTrials(self.store)).series((self.trial_a, self.trial_b), "loss", False)
             series = [item for item in series if len(item.ys)]
         except Exception as error:
             plot.empty_hint = f"cannot read the curves: {error}"

@@ -41,11 +41,11 @@ class ExportScreen(WriteDialog):
     def default_path(self) -> str:
         return "trials.csv"
 
-    def fields_above(self) -> list[Widget]:
+    def fields_beside_path(self) -> list[Widget]:
         return [Select(FORMATS, value="csv", allow_blank=False, id="export-format")]
 
     def fields_below(self) -> list[Widget]:
-        return [Checkbox("the metric history instead (one row per metric per epoch)", id="export-history")]
+        return [Checkbox("the metric history instead (a row per value)", id="export-history", compact=True)]
 
     def on_select_changed(self, event: Select.Changed) -> None:
         path_input = self.query_one("#export-path", Input)

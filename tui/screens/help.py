@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 # Keys shown as the character a user presses rather than Textual's name for it.
 KEY_NAMES = {"plus": "+", "minus": "-", "question_mark": "?", "left_square_bracket": "[",
-             "right_square_bracket": "]"}
+             "right_square_bracket": "]", "slash": "/"}
 
 # The longer text for bindings that live on widgets and carry only a footer word (the trial table's).
 NOTES = {

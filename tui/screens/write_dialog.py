@@ -2,6 +2,9 @@
 
 A subclass gives its title, default path, any extra fields, and `write`, which raises the engine's
 TunedeckError for the dialog to show; the dialog dismisses with the path written, or None.
+
+It is laid out to fit an 80x24 terminal with its buttons in view: fields beside the path share its
+row, the overwrite box is one line, and the error takes room only when there is one.
 """
 from __future__ import annotations
 
@@ -21,6 +24,12 @@ class WriteDialog(ModalScreen[Path | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
     PREFIX = "write"  # widget ids are PREFIX-path, PREFIX-force, PREFIX-error, PREFIX-go, PREFIX-cancel
     ACTION = "Write"
+    DEFAULT_CSS = """
+    WriteDialog .path-row { height: auto; }
+    WriteDialog .path-row Input { width: 1fr; }
+    WriteDialog .path-row Select { width: 20; margin-right: 1; }
+    WriteDialog .error { max-height: 4; }
+    """
 
     def title_text(self) -> str:
         raise NotImplementedError
@@ -29,6 +38,10 @@ class WriteDialog(ModalScreen[Path | None]):
         raise NotImplementedError
 
     def fields_above(self) -> list[Widget]:
+        return []
+
+    def fields_beside_path(self) -> list[Widget]:
+        """Narrow fields (a format picker) shown left of the path, on its row."""
         return []
 
     def fields_below(self) -> list[Widget]:
@@ -42,10 +55,14 @@ class WriteDialog(ModalScreen[Path | None]):
         with Vertical(classes="dialog"):
             yield Label(self.title_text(), classes="dialog-title")
             yield from self.fields_above()
-            yield Input(value=self.default_path(), placeholder="file path", id=f"{p}-path")
+            with Horizontal(classes="path-row"):
+                yield from self.fields_beside_path()
+                yield Input(value=self.default_path(), placeholder="file path", id=f"{p}-path")
             yield from self.fields_below()
-            yield Checkbox("overwrite if the file exists", id=f"{p}-force")
-            yield Label("", id=f"{p}-error", classes="error")
+            yield Checkbox("overwrite if the file exists", id=f"{p}-force", compact=True)
+            error = Label("", id=f"{p}-error", classes="error")
+            error.display = False
+            yield error
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.ACTION, variant="primary", id=f"{p}-go")
                 yield Button("Cancel", id=f"{p}-cancel")
@@ -64,13 +81,17 @@ class WriteDialog(ModalScreen[Path | None]):
 
     def _write(self) -> None:
         path = self.query_one(f"#{self.PREFIX}-path", Input).value.strip()
-        error = self.query_one(f"#{self.PREFIX}-error", Label)
         if not path:
-            error.update("give a file path")
+            self._show_error("give a file path")
             return
         try:
             written = self.write(path, self.query_one(f"#{self.PREFIX}-force", Checkbox).value)
         except TunedeckError as exc:
-            error.update(str(exc))
+            self._show_error(str(exc))
             return
         self.dismiss(written)
+
+    def _show_error(self, text: str) -> None:
+        error = self.query_one(f"#{self.PREFIX}-error", Label)
+        error.update(text)
+        error.display = bool(text)

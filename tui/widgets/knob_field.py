@@ -32,6 +32,16 @@ def error_id(key: str) -> str:
     return f"error-{dom_suffix(key)}"
 
 
+# What may be typed into a number field, as a prefix of a value the knob's grammar reads
+# (engine/config/knob_text.py): the field refuses a key that could never lead to a number, so `q`
+# or `s` pressed by mistake in `lr` changes nothing (Textual checks the whole new text).
+_INT = r"[-+]?(?:0[xX][0-9a-fA-F_]*|0[oO][0-7_]*|0[bB][01_]*|[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]*)?)"
+_FLOAT = r"[-+]?(?:[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]*)?|(?i:i(?:n(?:f(?:i(?:n(?:i(?:t(?:y)?)?)?)?)?)?)?|n(?:a(?:n)?)?))"
+_INT_LIST = rf"\s*\[?\s*(?:{_INT}\s*(?:,\s*{_INT}\s*)*)?\]?\s*"
+RESTRICT = {INT: _INT, FLOAT: _FLOAT, INT_LIST: _INT_LIST}
+FOCUS_MARK = "▸"
+
+
 def _placeholder(info: FieldInfo) -> str:
     k = info.knob
     if k.kind == CHOICE:
@@ -67,7 +77,8 @@ class KnobField(Widget):
         width: 1fr;
         padding: 0 1 0 0;
         & > .knob-row { height: 1; width: 1fr; }
-        & .knob-label { width: 17; text-style: bold; }
+        & .knob-label { width: 18; text-style: bold; }
+        & .knob-state { width: auto; padding: 0 1; color: $text-muted; }
         & .knob-editor { width: 1fr; }
         & Switch.knob-editor, & Switch.knob-editor:focus { border: none; height: 1; padding: 0 1; width: auto; }
         & Switch.knob-editor:focus { background-tint: $foreground 15%; }
@@ -90,12 +101,16 @@ class KnobField(Widget):
         def control(self) -> KnobField:
             return self.field
 
-    def __init__(self, info: FieldInfo, raw: str | bool, *, classes: str | None = None) -> None:
+    def __init__(self, info: FieldInfo, raw: str | bool, *, classes: str | None = None, built: bool = True) -> None:
         super().__init__(id=field_id(info.key), classes=classes)
+        self.built = built  # its widgets are (to be) mounted; False: not until `build`
         self.info = info
         self._raw = raw
         self._message = ""
         self._editor = self._make_editor(raw)
+        self._label = Label(f" {info.name}", classes="knob-label")
+        # A switch's state in words beside it, not only as the slider's colour.
+        self._state = Static(_on_off(bool(raw)), classes="knob-state") if isinstance(self._editor, Switch) else None
         # Composed up front and hidden by CSS until needed, so that an error never mounts a widget
         # while the user is typing.
         self._error = Static(classes="knob-error", markup=False, id=error_id(info.key))
@@ -129,14 +144,25 @@ class KnobField(Widget):
             return Select([(c, c) for c in k.choices], allow_blank=False, value=str(raw),
                           compact=True, **common)
         suggester = SuggestFromList(k.choices) if k.kind == CHOICE else None
-        return Input(str(raw), placeholder=_placeholder(info), suggester=suggester, compact=True, **common)
+        return Input(str(raw), placeholder=_placeholder(info), suggester=suggester, compact=True,
+                     select_on_focus=False, restrict=RESTRICT.get(k.kind), **common)
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="knob-row"):
-            yield Label(self.info.name, classes="knob-label")
-            yield self._editor
-        yield Static(self.info.knob.help, classes="knob-hint", markup=False)
-        yield self._error
+        if self.built:
+            yield from self._parts()
+
+    def _parts(self) -> list[Widget]:
+        row = [self._label, self._editor] + ([self._state] if self._state is not None else [])
+        return [Horizontal(*row, classes="knob-row"), Static(self.info.knob.help, classes="knob-hint", markup=False),
+                self._error]
+
+    def build(self) -> None:
+        """Mount the field's widgets now: a field hidden at start (it does not apply) is built only
+        once shown, which halves what the cockpit mounts before its first frame."""
+        if not self.built:
+            self.built = True
+            if self.is_attached:
+                self.mount_all(self._parts())
 
     def set_raw(self, raw: str | bool) -> None:
         """Show a value the form decided on (a loaded config); not reported as an edit."""
@@ -144,6 +170,7 @@ class KnobField(Widget):
         editor = self._editor
         if isinstance(editor, Switch):
             editor.value = bool(raw)
+            self._show_state()
         elif isinstance(editor, Select):
             editor.value = str(raw)
         else:
@@ -166,8 +193,24 @@ class KnobField(Widget):
     @on(Switch.Changed)
     def _editor_changed(self, event: Message) -> None:
         event.stop()
+        self._show_state()
         raw = self.raw
         if raw == self._raw:
             return
         self._raw = raw
         self.post_message(self.Edited(self, raw))
+
+    def _show_state(self) -> None:
+        if self._state is not None:
+            self._state.update(_on_off(bool(self.raw)))
+
+    # The field holding the focus says so in plain text, for terminals and eyes that miss the colour.
+    def on_descendant_focus(self) -> None:
+        self._label.update(f"{FOCUS_MARK}{self.info.name}")
+
+    def on_descendant_blur(self) -> None:
+        self._label.update(f" {self.info.name}")
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"

@@ -96,7 +96,9 @@ class KnobForm(Widget):
                            id=f"group-{PARAMS}")
 
     def _new_field(self, info: FieldInfo) -> KnobField:
-        field = KnobField(info, self._raw[info.key])
+        shown = self._state.applies.get(info.key, True) or info.key in self._state.errors
+        field = KnobField(info, self._raw[info.key], built=shown)
+        field.display = shown
         self._fields[info.key] = field
         return field
 
@@ -152,9 +154,27 @@ class KnobForm(Widget):
             await self.query_one("#knob-form-scroll", VerticalScroll).mount(group)
             self._show(self._state)
 
+    @property
+    def keys(self) -> list[str]:
+        """Every field's key in the form's order (`name`, `task.name`, ..., the params)."""
+        return list(self._fields)
+
+    def reveal(self, key: str) -> None:
+        """Focus a knob's editor, opening its group and showing it even where it does not apply."""
+        field = self._fields[key]
+        for ancestor in field.ancestors:
+            if isinstance(ancestor, Collapsible):
+                ancestor.collapsed = False
+        field.build()
+        field.display = True
+        self.call_after_refresh(field.editor.focus)
+        self.call_after_refresh(field.scroll_visible, animate=False)
+
     def focus_key(self, key: str) -> None:
         """Move the cursor to a knob's editor, e.g. to the one an error names."""
-        self._fields[key].editor.focus()
+        field = self._fields[key]
+        field.build()
+        self.call_after_refresh(field.editor.focus)
 
     @on(KnobField.Edited)
     def _field_edited(self, event: KnobField.Edited) -> None:
@@ -172,8 +192,10 @@ class KnobForm(Widget):
             message = state.errors.get(key)
             if message != (field.error or None):
                 field.set_error(message)
-            visible = state.applies.get(key, True) or message is not None
+            visible = state.applies.get(key, True) or message is not None or field.has_focus_within
             if field.display != visible:
+                if visible:
+                    field.build()
                 field.display = visible
         summary = "; ".join(f"{key}: {message}" if key else message for key, message in state.errors.items())
         if summary != self._summary_text:

@@ -16,10 +16,13 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from engine.errors import TunedeckError
+from engine.states import TrialState
+from engine.store import TrialRecord
 from engine.sweeps.progress import stored_progress
 from engine.sweeps.sweep import SweepProgress
 from engine.tables.follower import Update
 from tui.live import LiveTrials
+from tui.plot_focus import PlotFocus
 from tui.plotdata import PlotData
 from tui.services import Services
 from tui.status_text import run_status_line, sweep_status_line
@@ -38,6 +41,9 @@ class Monitor(Vertical):
         self.services = services
         self.live = LiveTrials(services.store)
         self.plotdata = PlotData(services.store, self.live)
+        self.follow = PlotFocus()  # which trials the plot shows; where the cursor goes
+        self._cursor_to: int | None = None  # a new trial the cursor moves to once the table has its row
+        self._seen_running: set[int] = set()
         self.metric = "loss"
         self.show_steps = False
         self.narrow = False  # the cockpit shows one pane at a time: the status line says F2
@@ -80,7 +86,12 @@ class Monitor(Vertical):
         """Fold in what the store follower saw; the plot redraws when a trial it shows moved."""
         if not update:
             return
+        new_start = max((r.id for r in update.trials if self._started(r)), default=None)
         changed = self.live.apply(update)
+        if new_start is not None:
+            target = self.follow.started(new_start)
+            if target is not None:
+                self._cursor_to = target
         if update.trials:
             self.table_dirty = True
             for record in update.trials:
@@ -90,9 +101,18 @@ class Monitor(Vertical):
                     if record.id in self._notes or not record.state.is_finished:
                         self.app.notify(record.note, title=f"trial {record.id}", severity="warning", timeout=8)
                 self._notes[record.id] = record.note or ""
-        shown = {self.focus_trial(), *self.table.selected_ids}
-        if changed & shown or update.trials:
+        if changed & set(self.shown()) or update.trials:
             self.update_plot()
+
+    def _started(self, record: TrialRecord) -> bool:
+        """Seen running for the first time, or over without a tick having seen it run (it lasted less
+        than a drain interval): either way a trial the plot should turn to."""
+        if record.state is TrialState.RUNNING:
+            if record.id in self._seen_running:
+                return False
+            self._seen_running.add(record.id)
+            return True
+        return record.state.is_finished and record.started_at is not None and record.id not in self._seen_running
 
     def tick(self) -> None:
         update = self.services.follower.poll()
@@ -118,6 +138,8 @@ class Monitor(Vertical):
         if force or follower.frame_stale:
             self.table.set_frame(follower.frame)
             self.table_refreshes += 1
+        if self._cursor_to is not None and self.table.move_to_trial(self._cursor_to):
+            self._cursor_to = None
 
     # --- status lines ---------------------------------------------------------------------------
 
@@ -174,20 +196,25 @@ class Monitor(Vertical):
 
     # --- plot -----------------------------------------------------------------------------------
 
+    def shown(self) -> list[int]:
+        """The trials on the plot (tui/plot_focus.py has the rules), the main one first."""
+        return self.follow.shown(self.live.running(), self.table.selected_ids, self.table.cursor_trial_id)
+
     def focus_trial(self) -> int | None:
-        """The plot's main trial: the newest running one, else the highlighted one, else the latest."""
-        running = self.live.running()
-        if running:
-            return running[-1]
-        cursor = self.table.cursor_trial_id
-        return cursor if cursor is not None else self.live.latest
+        """The plot's main trial: the newest running one, else the one that ran last or was picked."""
+        shown = self.shown()
+        return shown[0] if shown else None
+
+    def user_highlighted(self, trial_id: int) -> None:
+        self.follow.highlighted(trial_id)
+        if self._cursor_to is not None and trial_id != self._cursor_to:
+            self._cursor_to = None  # the user moved first: the cursor stays where they put it
 
     def update_plot(self) -> None:
         plot = self.plot
         plot.metric = self.metric
         plot.x_label = "step" if self.show_steps and self.metric == "loss" else "epoch"
-        plot.set_series(self.plotdata.series(self.focus_trial(), self.table.selected_ids, self.metric,
-                                             self.show_steps))
+        plot.set_series(self.plotdata.series(self.shown(), self.metric, self.show_steps))
 
     def toggle_log(self) -> None:
         self.plot.log_y = not self.plot.log_y

@@ -392,4 +392,5 @@ class TrialTable(ScrollView, can_focus=True):
         if row >= state.view.height:
             return Strip.blank(width, base)
         style = base + self._style("trial-table--cursor") if row == state.cursor else base
-        return row_strip(self._columns, self._cells(row), state.is_selected(row), width, scroll_x, style, self._ink)
+        return row_strip(self._columns, self._cells(row), state.is_selected(row), width, scroll_x, style, self._ink,
+                         cursor=row == state.cursor)

@@ -10,23 +10,23 @@ import sys
 
 
 def execute(args: argparse.Namespace) -> int:
-    from engine.errors import TunedeckError
-    from engine.store import Store, resolve_store_path
+    from engine.errors import TunedeckError, safe_text
+    from engine.store import Store
+    from engine.store.location import checked_store_path
     from engine.supervisor.client import SupervisorClient
     from engine.sweeps.preset_search import load_preset_with_search
+    from tunedeck.cli.main import EXIT_USER_ERROR, error_line
 
     try:
         config, search = load_preset_with_search(args.preset, args.overrides)
-        store_path = resolve_store_path(args.store)
+        store_path = checked_store_path(args.store)
         store = Store(store_path)
     except TunedeckError as exc:
-        print(f"tunedeck: error: {exc}", file=sys.stderr)
-        return 2
+        print(error_line(exc), file=sys.stderr)
+        return EXIT_USER_ERROR
     if store.created:
-        print(f"tunedeck: created trial store {store_path}", file=sys.stderr)
-    client = SupervisorClient(store)
-    if store.unclaimed_trials() or store.unclaimed_sweeps():
-        client.ensure()  # work queued while no supervisor ran (it died, or timed out idle) goes on now
+        print(f"tunedeck: created trial store {safe_text(store_path)}", file=sys.stderr)
+    client = SupervisorClient(store)  # work queued while none ran is handed to it after the first frame
     from tui.app import TunedeckApp
 
     app = TunedeckApp(config, store, client, parallel=args.parallel, search=search)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from engine.tables.export import export_frame, format_for
+from engine.tables.formatting import safe_text
 from engine.tables.frames import history_frame, select_trials, trial_frame
 from tunedeck.cli.storeopen import open_store
 
@@ -17,5 +18,5 @@ def execute(args: argparse.Namespace) -> int:
             frame = history_frame(store.history(ids))
     path = export_frame(frame, args.output, fmt, force=args.force)
     what = "metric rows" if args.history else "trials"
-    print(f"wrote {frame.height} {what} to {path} ({fmt})")
+    print(f"wrote {frame.height} {what} to {safe_text(path)} ({fmt})")
     return 0

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from engine.execution.model_export import export_model
-from engine.tables.formatting import fmt_bytes
+from engine.tables.formatting import fmt_bytes, safe_text
 from tunedeck.cli.storeopen import open_store
 
 
@@ -20,8 +20,8 @@ def execute(args: argparse.Namespace) -> int:
         weights, toml_file, epoch = export_model(store, record.id, Path(args.output), last=args.last,
                                                  force=args.force)
     kind = "newest last" if args.last else "best"
-    print(f"trial {record.id} ({record.name}, {record.state.value}): {kind} checkpoint, epoch {epoch}")
-    print(f"  weights  {weights}  ({fmt_bytes(weights.stat().st_size)}, a state_dict of tensors)")
-    print(f"  config   {toml_file}  (the trial's config and the model's shapes)")
+    print(f"trial {record.id} ({safe_text(record.name)}, {record.state.value}): {kind} checkpoint, epoch {epoch}")
+    print(f"  weights  {safe_text(weights)}  ({fmt_bytes(weights.stat().st_size)}, a state_dict of tensors)")
+    print(f"  config   {safe_text(toml_file)}  (the trial's config and the model's shapes)")
     print(f"load it in Python:  import tunedeck; model = tunedeck.load_model({json.dumps(str(weights))})")
     return 0

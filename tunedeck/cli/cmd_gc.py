@@ -11,7 +11,7 @@ import argparse
 from engine.states import TrialState
 from engine.store import Store
 from engine.sweeps.retention import Removal, apply, plan
-from engine.tables.formatting import fmt_bytes
+from engine.tables.formatting import fmt_bytes, safe_text
 from tunedeck.cli.storeopen import open_store, store_option
 
 
@@ -19,11 +19,11 @@ def execute(args: argparse.Namespace) -> int:
     with open_store(args.store, create=False) as store:
         removals = _safe(store, plan(store))
         if not removals:
-            print(f"nothing to remove: every file in {store.artifacts} is a checkpoint a trial still needs")
+            print(f"nothing to remove: every file in {safe_text(store.artifacts)} is a checkpoint a trial still needs")
             return 0
         width = max(len(fmt_bytes(r.size)) for r in removals)
         for removal in removals:
-            print(f"  {fmt_bytes(removal.size):>{width}}  {removal.path}  ({removal.why})")
+            print(f"  {fmt_bytes(removal.size):>{width}}  {safe_text(removal.path)}  ({safe_text(removal.why)})")
         total = sum(r.size for r in removals)
         files = f"{len(removals)} file{'s' if len(removals) > 1 else ''}"
         if args.dry_run:

@@ -17,6 +17,7 @@ from engine.execution.runner import TrialRun
 from engine.states import TrialState
 from engine.store import Store
 from engine.store.checkpoints import CheckpointRecord
+from engine.tables.formatting import safe_text
 from tunedeck.cli.cmd_run import _cancel_handler, _stream, exit_status, summary_line
 from tunedeck.cli.storeopen import open_store, store_option
 
@@ -94,7 +95,7 @@ def _opening(trial_id: int, point: CheckpointRecord | None, passed: list[str]) -
     if point is None:
         return f"trial {trial_id} starts over from epoch 1 (--restart)"
     older = f"; newer ones are unusable: {'; '.join(passed)}" if passed else ""
-    return f"trial {trial_id} resumes from epoch {point.epoch} (checkpoint {point.path}{older})"
+    return f"trial {trial_id} resumes from epoch {point.epoch} (checkpoint {safe_text(point.path)}{safe_text(older)})"
 
 
 def _detach(args: argparse.Namespace, store: Store, point: CheckpointRecord | None, passed: list[str]) -> int:

@@ -20,7 +20,8 @@ from engine.config.presets import load_preset
 from engine.errors import TunedeckError
 from engine.events import EpochEnded, Event, TrialFinished, TrialStarted
 from engine.states import TrialState
-from engine.tables.formatting import fmt_duration, fmt_value
+from engine.store.location import checked_store_path
+from engine.tables.formatting import fmt_duration, fmt_value, safe_text
 from tunedeck.cli.storeopen import open_store, store_option
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ EXIT_CANCELLED = 130
 
 def execute(args: argparse.Namespace) -> int:
     config = load_preset(args.preset, args.overrides)
+    checked_store_path(args.store)  # a store in a folder that does not exist: said now, not after the data is built
     if config.task.name == SCRIPT_TASK:
         return _detach(args, config) if args.detach else _run_script(args, config)
     from engine.execution.runner import TrialRun
@@ -50,8 +52,8 @@ def execute(args: argparse.Namespace) -> int:
     with store:
         run = TrialRun(store, config, setup=setup)
         if not args.quiet:
-            print(f"trial {run.trial_id}: {config.name or config.task.name} (task {config.task_label}) "
-                  f"-> {store.path}", flush=True)
+            print(f"trial {run.trial_id}: {safe_text(config.name or config.task.name)} (task "
+                  f"{safe_text(config.task_label)}) -> {safe_text(store.path)}", flush=True)
         previous = signal.signal(signal.SIGINT, _cancel_handler(run.cancel))
         try:
             finished = _stream(run, config.optim.max_epochs, args.quiet)
@@ -72,8 +74,8 @@ def _run_script(args: argparse.Namespace, config: Config) -> int:
     with open_store(args.store) as store:
         trial_id = store.create_trial(config)
         if not args.quiet:
-            print(f"trial {trial_id}: {config.name or config.task.name} (script {config.task.path}) -> {store.path}",
-                  flush=True)
+            print(f"trial {trial_id}: {safe_text(config.name or config.task.name)} (script "
+                  f"{safe_text(config.task.path)}) -> {safe_text(store.path)}", flush=True)
 
         def show(tid: int, batch: Sequence[Event]) -> None:
             for event in batch:
@@ -141,7 +143,7 @@ def _stream(run: TrialRun, max_epochs: int, quiet: bool) -> TrialFinished:
 def started_line(event: TrialStarted) -> str:
     """The line under the trial's header once it runs: the problem, the device, the model, the splits."""
     threads = f"{event.threads} thread{'s' if event.threads > 1 else ''}"
-    return (f"  {event.problem} on {event.device} ({threads}), {event.n_params:,} parameters, "
+    return (f"  {safe_text(event.problem)} on {safe_text(event.device)} ({threads}), {event.n_params:,} parameters, "
             f"{event.n_train}/{event.n_val}/{event.n_test} train/val/test, {event.steps_per_epoch} steps per epoch")
 
 
@@ -158,7 +160,7 @@ def epoch_line(event: EpochEnded, max_epochs: int) -> str:
 
 def summary_line(trial_id: int, f: TrialFinished) -> str:
     s = f.summary
-    return (f"trial {trial_id} {f.state.value}: {f.reason}\n"
+    return (f"trial {trial_id} {f.state.value}: {safe_text(f.reason)}\n"
             f"  best_epoch {fmt_value(s.best_epoch)}  best_val_loss {fmt_value(s.best_val_loss)}  "
             f"val_acc {fmt_value(s.best_val_acc)}  test_loss {fmt_value(s.test_loss)}  "
             f"test_acc {fmt_value(s.test_acc)}  epochs {s.epochs_run}  {fmt_duration(f.seconds)}")

@@ -6,7 +6,7 @@ import datetime as dt
 
 from engine.config.groups import applicable_view
 from engine.config.presets import dict_to_toml
-from engine.tables.formatting import checkpoint_summary, fmt_duration, fmt_value, render_table
+from engine.tables.formatting import checkpoint_summary, fmt_duration, fmt_value, render_table, safe_text
 from tunedeck.cli.storeopen import open_store
 
 EPOCH_COLUMNS = ["epoch", "step", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds"]
@@ -17,34 +17,36 @@ def execute(args: argparse.Namespace) -> int:
         record = store.trial(args.trial_id)
         epochs = store.epochs(args.trial_id)
         checkpoints = store.checkpoints(args.trial_id)
-    print(f"trial {record.id}: {record.name}  [{record.state.value}]")
-    print(f"  task        {record.task}")
-    print(f"  why         {record.reason or '-'}")
+    # Every text here came from a preset, a plugin or a script: shown through safe_text, escapes and all.
+    print(f"trial {record.id}: {safe_text(record.name)}  [{record.state.value}]")
+    print(f"  task        {safe_text(record.task)}")
+    print(f"  why         {safe_text(record.reason or '-')}")
     if record.note:
-        print(f"  note        {record.note}")
+        print(f"  note        {safe_text(record.note)}")
     print(f"  created     {_when(record.created_at)}   started {_when(record.started_at)}   "
           f"finished {_when(record.finished_at)}   duration {fmt_duration(record.duration_s)}")
     resumed = (record.run_info or {}).get("resumed") or []
     if resumed:
-        print("  resumed     " + ", ".join(f"from the checkpoint of epoch {r.get('epoch')} at {_when(r.get('at'))}"
-                                          for r in resumed))
+        print("  resumed     " + safe_text(", ".join(f"from the checkpoint of epoch {r.get('epoch')} at "
+                                                    f"{_when(r.get('at'))}" for r in resumed)))
     env = record.env or {}
     if env:
-        print(f"  ran on      {env.get('hostname', '-')} {record.device or env.get('device', '-')}, "
-              f"tunedeck {env.get('tunedeck', '-')}, torch {env.get('torch', '-')}, python {env.get('python', '-')}")
+        print(safe_text(f"  ran on      {env.get('hostname', '-')} {record.device or env.get('device', '-')}, "
+                        f"tunedeck {env.get('tunedeck', '-')}, torch {env.get('torch', '-')}, "
+                        f"python {env.get('python', '-')}"))
     print(f"  summary     best_epoch {fmt_value(record.best_epoch)}  best_val_loss {fmt_value(record.best_val_loss)}"
           f"  val_acc {fmt_value(record.best_val_acc)}  test_loss {fmt_value(record.test_loss)}"
           f"  test_acc {fmt_value(record.test_acc)}  epochs {fmt_value(record.epochs_run)}")
     print(f"  checkpoints {checkpoint_summary(checkpoints)}")
     missing = [c.path.name for c in checkpoints if not c.path.exists()]
     if missing:
-        print(f"              missing on disk: {', '.join(missing)}")
+        print(f"              missing on disk: {safe_text(', '.join(missing))}")
     if record.error:
         print("\nerror:")
-        print("  " + record.error.rstrip().replace("\n", "\n  "))
+        print("  " + safe_text(record.error.rstrip(), keep_newlines=True).replace("\n", "\n  "))
     shown, omitted = applicable_view(record.config)
     print("\nconfig:" + (f" ({omitted} knobs that do not apply to this task and model left out)" if omitted else ""))
-    print("  " + dict_to_toml(shown).rstrip().replace("\n", "\n  "))
+    print("  " + safe_text(dict_to_toml(shown).rstrip(), keep_newlines=True).replace("\n", "\n  "))
     if epochs:
         print("\nepochs:")
         print(render_table(EPOCH_COLUMNS, [[e.get(c) for c in EPOCH_COLUMNS] for e in epochs]))

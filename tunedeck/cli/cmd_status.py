@@ -14,7 +14,7 @@ from engine.store import Store, SweepRecord, TrialRecord
 from engine.store.recovery import SUPERVISOR
 from engine.supervisor.client import SupervisorClient, SupervisorStatus
 from engine.sweeps.results import config_value
-from engine.tables.formatting import fmt_duration, render_table
+from engine.tables.formatting import fmt_duration, render_table, safe_text
 from tunedeck.cli.storeopen import open_store
 
 
@@ -40,14 +40,14 @@ def execute(args: argparse.Namespace) -> int:
 
 def supervisor_line(store: Store, client: SupervisorClient, status: SupervisorStatus) -> str:
     if status.pid is None:
-        return f"no supervisor is running for {store.path}"
+        return f"no supervisor is running for {safe_text(store.path)}"
     row = status.row
     if row is None or row.pid != status.pid or status.uptime is None:  # it has not registered yet
-        return f"supervisor: pid {status.pid}, starting; log {client.files.log}"
+        return f"supervisor: pid {status.pid}, starting; log {safe_text(client.files.log)}"
     ends = f", ends after {fmt_duration(row.idle_exit)} idle" if row.idle_exit else ""
     return (f"supervisor: pid {status.pid}, up {fmt_duration(status.uptime)}, trains {status.parallel} queued "
             f"trial{'s' if status.parallel > 1 else ''} at a time (sweeps: their own parallel){ends}; "
-            f"log {client.files.log}")
+            f"log {safe_text(client.files.log)}")
 
 
 def _section(title: str, headers: list[str], rows: list[list[object]]) -> None:

@@ -17,6 +17,7 @@ from engine.store.recovery import SUPERVISOR
 from engine.supervisor.client import SupervisorClient
 from engine.supervisor.launch import SupervisorError
 from engine.sweeps.sweep import SweepError
+from engine.tables.formatting import safe_text
 from tunedeck.cli.storeopen import open_store, store_option
 
 EXIT_STILL_RUNNING = 1
@@ -41,23 +42,24 @@ def _stop_trial(store: Store, client: SupervisorClient, trial_id: int) -> int:
     # foreground process, or no supervisor runs to stop it.
     done = client.cancel(trial_id, CANCELLED)
     if not _wait(lambda: store.trial(trial_id).state.is_finished, TRIAL_WAIT_SECONDS):
-        print(f"{done}: the supervisor was asked, but trial {trial_id} is still {store.trial(trial_id).state} "
+        print(f"{safe_text(done)}: the supervisor was asked, but trial {trial_id} is still {store.trial(trial_id).state} "
               f"after {TRIAL_WAIT_SECONDS:.0f} s (`tunedeck status` shows when it ends)")
         return EXIT_STILL_RUNNING
     record = store.trial(trial_id)
     when = (f" after {record.epochs_run} epoch{'s' if record.epochs_run != 1 else ''}" if record.started_at
             else " before it started")
-    print(f"trial {trial_id} {record.state}{when}: {record.reason}")
+    print(f"trial {trial_id} {record.state}{when}: {safe_text(record.reason)}")
     return 0
 
 
 def _stop_sweep(store: Store, client: SupervisorClient, sweep_id: int, store_flag: str) -> int:
     record = store.sweep(sweep_id)  # an unknown id is a StoreError
     if not record.state.is_active:
-        raise SweepError(f"sweep {sweep_id} ({record.name}) has already ended ({record.state}: {record.reason})")
+        raise SweepError(f"sweep {sweep_id} ({safe_text(record.name)}) has already ended ({record.state}: "
+                         f"{safe_text(record.reason)})")
     supervisor = client.pid()
     if record.pid is not None and record.pid != supervisor:
-        raise SupervisorError(f"sweep {sweep_id} ({record.name}) runs in process {record.pid} (a foreground "
+        raise SupervisorError(f"sweep {sweep_id} ({safe_text(record.name)}) runs in process {record.pid} (a foreground "
                               "tunedeck sweep or the cockpit): stop it there")
     if record.pid is None and supervisor is None:  # queued, and no supervisor to take it: nothing runs
         store.set_sweep_state(sweep_id, SweepState.STOPPED, STOPPED)
@@ -73,7 +75,7 @@ def _stop_sweep(store: Store, client: SupervisorClient, sweep_id: int, store_fla
               f"{SWEEP_WAIT_SECONDS:.0f} s (`tunedeck status` shows when they have)")
         return EXIT_STILL_RUNNING
     record = store.sweep(sweep_id)
-    print(f"sweep {sweep_id} {record.state}: {record.reason}")
+    print(f"sweep {sweep_id} {record.state}: {safe_text(record.reason)}")
     if record.state.can_resume:
         print(f"go on with it: tunedeck sweep --resume {sweep_id} --detach{store_flag}")
     return 0
@@ -84,7 +86,7 @@ def _stop_all(store: Store, client: SupervisorClient) -> int:
     trials = [t.id for t in store.trials(states=(TrialState.QUEUED, TrialState.RUNNING)) if t.owner == SUPERVISOR]
     sweeps = [s.id for s in store.sweeps() if s.state.is_active and (s.pid is None or s.pid == supervisor)]
     if not trials and not sweeps:
-        where = "" if supervisor is not None else f" (no supervisor is running for {store.path})"
+        where = "" if supervisor is not None else f" (no supervisor is running for {safe_text(store.path)})"
         print(f"nothing to stop: no trial or sweep runs or waits for the supervisor{where}")
         return 0
     command = client.stop_all(STOPPED + " --all")

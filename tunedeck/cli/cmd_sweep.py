@@ -21,7 +21,7 @@ from engine.states import SweepState
 from engine.sweeps.preset_search import load_sweep
 from engine.sweeps.results import config_value
 from engine.sweeps.spec import label
-from engine.tables.formatting import fmt_duration, fmt_value, render_table
+from engine.tables.formatting import fmt_duration, fmt_value, render_table, safe_text
 from tunedeck.cli.storeopen import open_store, store_option
 
 if TYPE_CHECKING:
@@ -67,9 +67,9 @@ def execute(args: argparse.Namespace) -> int:
             spec = sweep.spec
             printer.start(sweep)
             verb = "resumed" if args.resume is not None else "started"
-            print(f"sweep {sweep.id} {verb}: {sweep.name}: {spec.strategy}, {spec.planned} trials "
+            print(f"sweep {sweep.id} {verb}: {safe_text(sweep.name)}: {spec.strategy}, {spec.planned} trials "
                   f"({printer.done} done), {spec.parallel} at a time, pruner {spec.pruner}, seed {spec.seed}, "
-                  f"{spec.direction} {spec.metric} -> {store.path}", flush=True)
+                  f"{spec.direction} {spec.metric} -> {safe_text(store.path)}", flush=True)
             previous = signal.signal(signal.SIGINT, _stop_handler(sweep.stop))
             try:
                 state = sweep.run()
@@ -77,7 +77,7 @@ def execute(args: argparse.Namespace) -> int:
                 signal.signal(signal.SIGINT, previous)
             record = store.sweep(sweep.id)
             print(_top_table(store, sweep, args.top))
-            print(f"sweep {sweep.id} {record.state}: {record.reason}")
+            print(f"sweep {sweep.id} {record.state}: {safe_text(record.reason)}")
             if record.state != SweepState.COMPLETED:
                 print(f"go on with it: tunedeck sweep --resume {sweep.id}{store_option(args.store)}")
     finally:
@@ -106,14 +106,14 @@ def _detach(args: argparse.Namespace) -> int:
             client = SupervisorClient(store)
             client.resume_sweep(args.resume, spec.to_dict() if args.parallel is not None else None)
             sweep_id, record, pid = args.resume, store.sweep(args.resume), client.pid()
-        what = f"resumed by the supervisor (pid {pid}): {record.name}: {record.done} of {spec.planned} done"
+        what = f"resumed by the supervisor (pid {pid}): {safe_text(record.name)}: {record.done} of {spec.planned} done"
     else:
         base, spec = load_sweep(args.preset, args.overrides, _settings(args))
         with open_store(args.store) as store:
             client = SupervisorClient(store)
             sweep_id = client.start_sweep(base, spec)
             record, pid = store.sweep(sweep_id), client.pid()
-        what = f"queued for the supervisor (pid {pid}): {record.name}: {spec.strategy}, {spec.planned} trials"
+        what = f"queued for the supervisor (pid {pid}): {safe_text(record.name)}: {spec.strategy}, {spec.planned} trials"
     flag = store_option(args.store)
     print(f"sweep {sweep_id} {what}, {spec.parallel} at a time; follow it with `tunedeck sweeps{flag}` or "
           f"`tunedeck status{flag}`, stop it with `tunedeck stop --sweep {sweep_id}{flag}`")
@@ -194,7 +194,7 @@ class _Printer:
     def _trial(self, trial_id: int, finished: TrialFinished, updates: dict) -> None:
         self.done += 1
         self.ok = self.ok or (finished.state.scores)
-        params = "  ".join(f"{_short(k)}={_show(updates[k])}" for k in self.keys)
+        params = "  ".join(f"{safe_text(_short(k))}={_show(updates[k])}" for k in self.keys)
         value = self.sweep.values.get(trial_id) if self.sweep is not None else None
         if value is None and self.metric in ("val_loss", "val_acc"):  # pruned or failed: how far it got
             value = getattr(finished.summary, f"best_{self.metric}")
@@ -202,7 +202,7 @@ class _Printer:
         line = (f"[{self.done:>{self.width}}/{self.planned}] {tid:<10} {finished.state.value:<13} "
                 f"best {self.metric} {fmt_value(value):<10} {params}  {fmt_duration(finished.seconds)}")
         if not finished.state.scores:
-            line += f"\n      {finished.reason}"
+            line += f"\n      {safe_text(finished.reason)}"
         print(line, flush=True)
 
 
@@ -211,7 +211,7 @@ def _short(key: str) -> str:
 
 
 def _show(value: Any) -> str:
-    return fmt_value(value) if isinstance(value, float) else label(value)
+    return fmt_value(value) if isinstance(value, float) else safe_text(label(value), 80)
 
 
 def _top_table(store: Any, sweep: Any, k: int) -> str:

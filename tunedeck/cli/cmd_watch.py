@@ -21,6 +21,7 @@ from engine.store.liveness import STALE_SECONDS, process_alive
 from engine.store.recovery import SUPERVISOR
 from engine.store.schema import EPOCH_METRICS
 from engine.sweeps.results import config_value
+from engine.tables.formatting import safe_text
 from tunedeck.cli.cmd_run import epoch_line, exit_status, started_line, summary_line
 from tunedeck.cli.storeopen import open_store, store_option
 
@@ -72,7 +73,7 @@ class Follower:
 
     def follow(self) -> TrialRecord:
         r = self.record
-        self._say(f"trial {r.id}: {r.name} (task {r.task}) -> {self.store.path}")
+        self._say(f"trial {r.id}: {safe_text(r.name)} (task {safe_text(r.task)}) -> {safe_text(self.store.path)}")
         if r.state == TrialState.QUEUED:
             self._say("  queued for the supervisor: waiting for it to start" if r.owner == SUPERVISOR
                       else f"  queued in process {r.pid}: waiting for it to start")

@@ -10,9 +10,12 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from tunedeck.cli.cockpit_help import HelpWithCockpit
+
 DEFAULT_COMMAND = "cockpit"
 DEFAULT_PRESET = "toy2d-mlp"
 EXIT_USER_ERROR = 2
+MAX_ERROR = 1_000  # characters of an error message printed (a ConfigError bounds each of its parts itself)
 
 DESCRIPTION = """\
 tunedeck: tune PyTorch models from the terminal.
@@ -50,8 +53,8 @@ def _set_arg(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tunedeck", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = HelpWithCockpit(prog="tunedeck", description=DESCRIPTION,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -66,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     cockpit.add_argument("--parallel", type=_at_least_one, default=None, metavar="N",
                          help="trials trained at once (kept in the store; default: as last set, else 1; "
                               "+ and - change it in the app)")
+    parser.cockpit = cockpit  # both helps end with the cockpit's keys; the top one with its options too
+    assert isinstance(cockpit, HelpWithCockpit)  # subparsers are of their parent's class
+    cockpit.cockpit, cockpit.with_options = cockpit, False
 
     run = sub.add_parser("run", help="train one trial headless", description=(
         "Train one trial and record it in the store. Prints one line per epoch and then the trial's "
@@ -90,15 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         "follow it, `tunedeck stop --sweep ID` stops it."))
     sweep.add_argument("preset", metavar="PRESET", nargs="?",
                        help="shipped preset name or path to a TOML file with [search]")
-    sweep.add_argument("--resume", type=int, metavar="ID",
+    sweep.add_argument("--resume", type=_integer, metavar="ID",
                        help="go on with a stopped or interrupted sweep (its finished trials count; cancelled "
                             "and interrupted ones run again); only --parallel may change")
     _set_arg(sweep)
-    sweep.add_argument("--trials", type=int, metavar="N", help="how many trials (overrides search.trials)")
-    sweep.add_argument("--parallel", type=int, metavar="N", help="trials at once (overrides search.parallel)")
+    sweep.add_argument("--trials", type=_integer, metavar="N", help="how many trials (overrides search.trials)")
+    sweep.add_argument("--parallel", type=_integer, metavar="N", help="trials at once (overrides search.parallel)")
     sweep.add_argument("--strategy", metavar="S", help="grid, random or tpe (overrides search.strategy)")
-    sweep.add_argument("--seed", type=int, metavar="N", help="sampler seed (overrides search.seed)")
-    sweep.add_argument("--top", type=int, default=5, metavar="K", help="rows in the final table (default 5)")
+    sweep.add_argument("--seed", type=_integer, metavar="N", help="sampler seed (overrides search.seed)")
+    sweep.add_argument("--top", type=_integer, default=5, metavar="K", help="rows in the final table (default 5)")
     sweep.add_argument("--executor", choices=("process", "thread"), default="process",
                        help="process (default): each trial in its own process; thread: in this process")
     sweep.add_argument("--detach", action="store_true",
@@ -117,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run` or sweep, or the cockpit. Ctrl+C stops watching (the trial goes on; exit 0). Exit status "
         "when the trial ends: 0 completed or early-stopped, 1 failed or diverged, 130 cancelled or "
         "interrupted."))
-    watch.add_argument("trial_id", type=int, metavar="ID")
+    watch.add_argument("trial_id", type=_integer, metavar="ID")
     watch.add_argument("--quiet", action="store_true", help="print only the summary row, once the trial ends")
     _store_arg(watch)
 
@@ -127,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         "or everything the supervisor runs and everything queued for it (--all); waits until the store "
         "shows it ended. A foreground `tunedeck run` or sweep is stopped with Ctrl+C where it runs."))
     target = stop.add_mutually_exclusive_group(required=True)
-    target.add_argument("trial_id", type=int, nargs="?", metavar="ID", help="the trial to stop")
-    target.add_argument("--sweep", type=int, dest="sweep_id", metavar="ID", help="stop this sweep")
+    target.add_argument("trial_id", type=_integer, nargs="?", metavar="ID", help="the trial to stop")
+    target.add_argument("--sweep", type=_integer, dest="sweep_id", metavar="ID", help="stop this sweep")
     target.add_argument("--all", action="store_true", help="stop every trial and sweep of the supervisor")
     _store_arg(stop)
 
@@ -139,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "damaged, the one before it is used and the command says so; with none usable it exits 2 "
         "(--restart runs the trial again from epoch 1). Exit status as `tunedeck run`'s. With --detach "
         "the trial is queued for the store's supervisor and the command returns at once."))
-    resume.add_argument("trial_id", type=int, metavar="ID")
+    resume.add_argument("trial_id", type=_integer, metavar="ID")
     resume.add_argument("--restart", action="store_true",
                         help="run it again from epoch 1, dropping its checkpoints (also when none is usable)")
     resume.add_argument("--detach", action="store_true",
@@ -159,15 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
     trials.add_argument("--desc", action="store_true", help="sort descending")
     trials.add_argument("--state", action="append", metavar="S",
                         help="only trials in this state (repeatable): completed, early_stopped, failed, ...")
-    trials.add_argument("--limit", type=int, metavar="N", help="show at most N trials")
-    trials.add_argument("--sweep", type=int, metavar="ID", help="only the trials of this sweep")
-    trials.add_argument("--columns", metavar="A,B,...", help="exactly these columns, comma-separated")
+    trials.add_argument("--limit", type=_integer, metavar="N", help="show at most N trials")
+    trials.add_argument("--sweep", type=_integer, metavar="ID", help="only the trials of this sweep")
+    trials.add_argument("--columns", metavar="A,B,...|wide|all",
+                        help="exactly these columns, comma-separated; wide: the result and knob columns, unfitted; "
+                             "all: every column (default: the columns that fit the terminal, knobs that differ first)")
     _store_arg(trials)
 
     show = sub.add_parser("show", help="one trial in full", description=(
         "Print a trial's config as TOML, its summary, where it stopped and why, the error if it failed, "
         "and its per-epoch metrics."))
-    show.add_argument("trial_id", type=int, metavar="ID")
+    show.add_argument("trial_id", type=_integer, metavar="ID")
     _store_arg(show)
 
     export = sub.add_parser("export", help="write the trial table or the metric history to a file",
@@ -187,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of tensors, and its config and model shapes to FILE with .toml beside it. In Python, "
         "`tunedeck.load_model(FILE)` builds the model back in eval mode (a plugin task's own model: "
         "its state_dict). Needs run.checkpoint = both or best (last for --last) when the trial ran."))
-    export_model.add_argument("trial_id", type=int, metavar="ID")
+    export_model.add_argument("trial_id", type=_integer, metavar="ID")
     export_model.add_argument("-o", "--output", required=True, metavar="FILE", help="the weights file, e.g. model.pt")
     export_model.add_argument("--last", action="store_true", help="the newest `last` checkpoint, not the best")
     export_model.add_argument("--force", action="store_true", help="overwrite FILE and its .toml")
@@ -211,11 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _at_least_one(text: str) -> int:
+def _integer(text: str) -> int:
+    """An integer option or id: at most 64 bits, as the store keeps it (SQLite refuses a larger one with
+    a traceback); the value is quoted short, whatever its length."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        value = None
+    if value is None or not -(2**63) <= value < 2**63:
+        from engine.errors import show_value
+
+        rule = "must be an integer" if value is None else "must be a 64-bit integer"
+        raise argparse.ArgumentTypeError(f"{rule}, got {show_value(text)}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -269,6 +289,15 @@ def _mistyped_command(args: argparse.Namespace, parser: argparse.ArgumentParser)
     return f"{word!r} is neither a command nor a preset; did you mean `tunedeck {close[0]}`?"
 
 
+def error_line(exc: BaseException) -> str:
+    """`tunedeck: error: ...` for a user error, on one line: its control characters and newlines escaped
+    (a ConfigError's parts are already; another error may quote a path, a trial's name or a library's
+    message of several lines) and its length bounded."""
+    from engine.errors import safe_text
+
+    return "tunedeck: error: " + safe_text(str(exc), MAX_ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(with_default_command(list(sys.argv[1:] if argv is None else argv), parser))
@@ -293,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.execute(args))
     except TunedeckError as exc:
-        print(f"tunedeck: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("tunedeck: interrupted", file=sys.stderr)

@@ -4,19 +4,22 @@ from __future__ import annotations
 import shlex
 import sys
 
-from engine.store import Store, resolve_store_path
+from engine.errors import safe_text
+from engine.store import Store
+from engine.store.location import checked_store_path
 
 
 def open_store(path: str | None, *, create: bool = True) -> Store:
-    """The store named by --store, $TUNEDECK_STORE or ./tunedeck.db; read-only commands do not create one."""
-    resolved = resolve_store_path(path)
+    """The store named by --store, $TUNEDECK_STORE or ./tunedeck.db; read-only commands do not create one,
+    and none is created in a folder that does not exist."""
+    resolved = checked_store_path(path)
     if not create and not resolved.exists():
         from engine.errors import StoreError
 
-        raise StoreError(f"{resolved}: no trial store here yet (run a trial first, or pass --store PATH)")
+        raise StoreError(f"{safe_text(resolved)}: no trial store here yet (run a trial first, or pass --store PATH)")
     store = Store(resolved)
     if store.created:
-        print(f"tunedeck: created trial store {resolved}", file=sys.stderr)
+        print(f"tunedeck: created trial store {safe_text(resolved)}", file=sys.stderr)
     return store
 
 

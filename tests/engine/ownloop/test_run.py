@@ -83,11 +83,11 @@ def test_a_script_run_by_hand_is_a_trial_in_the_local_store(tmp_path: Path) -> N
         assert [(epoch, value) for _, epoch, _, _, value in f1] == [(1, 0.2), (2, 0.4), (3, pytest.approx(0.6))]
         steps = store.history([tid], metric="step_loss")
         assert [(epoch, step) for _, epoch, step, _, _ in steps] == [((s - 1) // 5 + 1, s) for s in range(1, 16)]
-    listed = subprocess.run([str(BIN), "trials", "--store", str(tmp_path / "tunedeck.db")], capture_output=True,
-                            text=True, timeout=60)
+    listed = subprocess.run([str(BIN), "trials", "--store", str(tmp_path / "tunedeck.db"), "--columns", "wide"],
+                            capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if line.split()[:1] == [str(tid)])
-    assert "train.py" in row and "completed" in row and "script" in row
+    assert "train.py" in row and "completed" in row and "script" in row  # the task column (wide: all shown)
 
 
 def test_tunedeck_store_names_the_store_and_name_the_trial(tmp_path: Path) -> None:
