@@ -33,6 +33,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from machine import load  # benchmarks/machine.py, beside this script
+
 MODELS: dict[str, dict[str, Any]] = {
     "MLP 16": {"task": {"name": "toy2d", "n_samples": 10_000}, "model": {"hidden": [16]},
                "optim": {"max_epochs": 15, "batch_size": 64}},
@@ -103,12 +105,6 @@ def one_trial(config: Any, workdir: Path, meter: Meter) -> dict[str, Any]:
     return {"epochs": epochs, "wall": wall, "ckpt": meter.seconds, "writes": list(meter.writes),
             "calls": list(meter.calls)}
 
-
-def load() -> str:
-    try:
-        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def filesystem(path: Path) -> str:

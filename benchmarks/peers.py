@@ -41,6 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import load  # benchmarks/machine.py, beside this script
+
 HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 BASE = {"task": {"name": "toy2d", "n_samples": 3000}, "model": {"kind": "mlp", "hidden": [32]},
@@ -227,12 +229,6 @@ def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
-
-def load() -> str:
-    try:
-        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def main() -> int:

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import load  # benchmarks/machine.py, beside this script
+
 # One trial: 3,000 samples (2,100 to train: 33 steps of 64 per epoch), 20 epochs of an MLP 32 (1.2k
 # parameters, so one torch thread either way), about 0.6-0.9 s on an idle core of the 2-core box.
 BASE = {"task": {"name": "toy2d", "n_samples": 3000}, "model": {"kind": "mlp", "hidden": [32]},
@@ -139,12 +141,6 @@ class OtherLoad:
 def cores_text(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
-
-def load() -> str:
-    try:
-        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def main() -> int:

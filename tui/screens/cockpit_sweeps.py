@@ -15,6 +15,7 @@ from engine.store import SweepRecord
 from engine.sweeps.spec import SearchSpec
 from tui.screens.confirm import ConfirmScreen
 from tui.services import Services
+from tui.text import plain
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.monitor import Monitor
 from tui.widgets.trial_table import TrialTable
@@ -121,7 +122,7 @@ class CockpitSweepActions:
             self._wrote()
             self.notify(f"stopping sweep {record.id}: its running trials end after their current batch", timeout=3)
 
-        self.app.push_screen(ConfirmScreen(f"Stop sweep {record.id} ({record.name})? Its running trials are "
+        self.app.push_screen(ConfirmScreen(f"Stop sweep {record.id} ({plain(record.name, 60)})? Its running trials are "
                                            "cancelled; finished ones stay.", yes="Stop sweep", no="Keep going"),
                              answered)
 

@@ -28,6 +28,7 @@ from engine.tables.formatting import fmt_duration, fmt_value
 from tui.live import LiveTrials
 from tui.plotdata import PlotData
 from tui.plotting.series import Series
+from tui.text import plain
 from tui.theme import trial_style
 from tui.widgets.loss_plot import LossPlot
 
@@ -249,7 +250,7 @@ class CompareScreen(ModalScreen[None]):
         a, b = self.records
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(f"trial #{a.id} vs trial #{b.id}", style="bold")
-        text.append(f"   {a.name}  |  {b.name}")
+        text.append(f"   {plain(a.name, 60)}  |  {plain(b.name, 60)}")
         text.append(keys, style="dim")
         return text
 

@@ -17,6 +17,7 @@ from engine.config.presets import dict_to_toml
 from engine.store import Store
 from engine.store.schema import TrialRecord
 from engine.tables.formatting import checkpoint_summary, fmt_duration, fmt_value
+from tui.text import markup
 from tui.theme import trial_style
 
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
@@ -47,13 +48,13 @@ class DetailScreen(ModalScreen[int | None]):
         r = self.record
         style = trial_style(r.state)
         with VerticalScroll(classes="dialog detail"):
-            yield Static(f"[b]trial {r.id}: {r.name}[/b]  [{style}]{r.state.value}[/]  task [b]{r.task}[/b]"
+            yield Static(f"[b]trial {r.id}: {markup(r.name)}[/b]  [{style}]{r.state.value}[/]  task [b]{markup(r.task)}[/b]"
                          f"   (Escape closes, c clones)", classes="dialog-title")
             yield Static(self._summary(), id="detail-summary")
             if r.error:
-                yield Static(f"[b red]error[/]\n{_escape(r.error.rstrip())}", id="detail-error")
+                yield Static(f"[b red]error[/]\n{markup(r.error.rstrip(), keep_newlines=True)}", id="detail-error")
             with Horizontal(id="detail-body"):
-                yield Static(_escape(self._config_text()), id="detail-config")
+                yield Static(markup(self._config_text(), keep_newlines=True), id="detail-config")
                 table: DataTable = DataTable(id="detail-epochs", zebra_stripes=True, cursor_type="row")
                 yield table
 
@@ -90,15 +91,15 @@ class DetailScreen(ModalScreen[int | None]):
     def _summary(self) -> str:
         r = self.record
         env = r.env or {}
-        return (f"[b]why[/b]      {_escape(r.reason or '-')}\n"
+        return (f"[b]why[/b]      {markup(r.reason or '-')}\n"
                 f"[b]summary[/b]  best epoch {fmt_value(r.best_epoch)}   best val_loss {fmt_value(r.best_val_loss)}"
                 f"   val_acc {fmt_value(r.best_val_acc)}   test_loss {fmt_value(r.test_loss)}"
                 f"   test_acc {fmt_value(r.test_acc)}   epochs {fmt_value(r.epochs_run)}"
                 f"   {fmt_duration(r.duration_s)}\n"
                 f"[b]ran on[/b]   {env.get('hostname', '-')} {r.device or '-'}   torch {env.get('torch', '-')}"
                 f"   tunedeck {env.get('tunedeck', '-')}\n"
-                f"[b]saved[/b]    {_escape(checkpoint_summary(self.checkpoints))}{self._resumed()}"
-                + (f"\n[b yellow]note[/]     {_escape(r.note)}" if r.note else ""))
+                f"[b]saved[/b]    {markup(checkpoint_summary(self.checkpoints))}{self._resumed()}"
+                + (f"\n[b yellow]note[/]     {markup(r.note)}" if r.note else ""))
 
     def _resumed(self) -> str:
         resumed = self.record.run_info.get("resumed") or []
@@ -113,6 +114,3 @@ class DetailScreen(ModalScreen[int | None]):
     def action_clone(self) -> None:
         self.dismiss(self.record.id)  # whoever opened the view loads it into its form
 
-
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")

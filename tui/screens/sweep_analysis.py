@@ -26,6 +26,7 @@ from engine.sweeps.results import SweepResults, importance, load_results
 from engine.sweeps.spec import label
 from engine.tables.formatting import fmt_value
 from tui.plotting.scatter import PointsCache, points_cache
+from tui.text import markup as escaped
 from tui.theme import sweep_style
 from tui.widgets.importance_bars import ImportanceBars
 from tui.widgets.param_scatter import ParamScatter
@@ -171,7 +172,7 @@ class SweepAnalysisScreen(ModalScreen[None]):
             with VerticalScroll(id="analysis-bars-box", can_focus=False):
                 yield ImportanceBars(id="analysis-bars")
             yield ParamScatter(id="analysis-scatter")
-            yield Static(_line(_escape(KEYS_HINT), style="dim"), id="analysis-keys", classes="line")
+            yield Static(_line(escaped(KEYS_HINT), style="dim"), id="analysis-keys", classes="line")
 
     def on_mount(self) -> None:
         self.bars = self.query_one(ImportanceBars)
@@ -264,15 +265,15 @@ class SweepAnalysisScreen(ModalScreen[None]):
         try:
             style = sweep_style(record.state)
             strategy = self.results.spec.strategy if self.results is not None else record.spec.get("strategy", "?")
-            reason = f" ({_escape(record.reason)})" if record.reason else ""
-            title = (f"[b]sweep {record.id}: {_escape(record.name)}[/b]  {_escape(str(strategy))}  "
-                     f"[{style}]{_escape(SweepState(record.state).value)}[/]{reason}")
+            reason = f" ({escaped(record.reason)})" if record.reason else ""
+            title = (f"[b]sweep {record.id}: {escaped(record.name)}[/b]  {escaped(str(strategy))}  "
+                     f"[{style}]{escaped(SweepState(record.state).value)}[/]{reason}")
             self.progress = progress_text(record)
             best = best_text(self.results) if self.results is not None else ""
         except Exception as error:  # a record from another version with odd fields
             self._show_error(f"cannot show sweep {self.sweep_id}: {error}")
             return
-        for widget_id, markup in (("title", title), ("progress", _escape(self.progress)), ("best", _escape(best))):
+        for widget_id, markup in (("title", title), ("progress", escaped(self.progress)), ("best", escaped(best))):
             if self._shown.get(widget_id) != markup:  # called every second: repaint only what changed
                 self._shown[widget_id] = markup
                 self.query_one(f"#analysis-{widget_id}", Static).update(_line(markup))
@@ -281,7 +282,7 @@ class SweepAnalysisScreen(ModalScreen[None]):
         self.error = message
         self.progress = message
         self._shown.pop("progress", None)
-        self.query_one("#analysis-progress", Static).update(_line(_escape(message), style="red"))
+        self.query_one("#analysis-progress", Static).update(_line(escaped(message), style="red"))
         if self.results is None:
             self.bars.show({}, message)
             self.scatter.show(None, None, hint=message)
@@ -323,6 +324,3 @@ class SweepAnalysisScreen(ModalScreen[None]):
 def _done(record: SweepRecord) -> int:
     return sum(n for state, n in record.counts.items() if TrialState(state).is_finished)
 
-
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")

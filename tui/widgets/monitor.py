@@ -26,6 +26,7 @@ from tui.plot_focus import PlotFocus
 from tui.plotdata import PlotData
 from tui.services import Services
 from tui.status_text import run_status_line, sweep_status_line
+from tui.text import markup
 from tui.widgets.loss_plot import LossPlot
 from tui.widgets.trial_table import TrialTable
 
@@ -99,7 +100,7 @@ class Monitor(Vertical):
                     self.plotdata.forget(record.id)  # read again, complete, when next shown
                 if record.note and self._notes.get(record.id) != record.note:
                     if record.id in self._notes or not record.state.is_finished:
-                        self.app.notify(record.note, title=f"trial {record.id}", severity="warning", timeout=8)
+                        self.app.notify(markup(record.note, 500), title=f"trial {record.id}", severity="warning", timeout=8)
                 self._notes[record.id] = record.note or ""
         if changed & set(self.shown()) or update.trials:
             self.update_plot()

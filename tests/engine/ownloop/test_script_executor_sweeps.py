@@ -44,7 +44,9 @@ with tunedeck.init() as run:
 
 
 def router(store: Store) -> ScriptRouter:
-    return ScriptRouter(ThreadExecutor(), fast_executor(store))
+    # A script that reads its stop request gets 10 s to end itself before SIGTERM (1 s was too short
+    # for a loaded CI box: the script's exit, with its last commit, took longer and it was killed).
+    return ScriptRouter(ThreadExecutor(), fast_executor(store, notice=10.0))
 
 
 def test_a_grid_sweep_tunes_a_plain_script_through_its_flags_and_ranks_its_points(store: Store,
