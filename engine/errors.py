@@ -150,3 +150,25 @@ class StoreError(TunedeckError):
 
 class ExportError(TunedeckError):
     """An export could not be written; nothing partial is left behind."""
+
+
+class StoreFault(StoreError):
+    """The store's disk, permissions or lock failed: not the user's input, so not exit status 2.
+
+    `exit_status` is what the CLI exits with (BSD sysexits: 74 I/O error, 75 try again later,
+    77 no permission); every message says what happened and what to do.
+    """
+
+    exit_status = 74
+
+
+class StoreBusyError(StoreFault):
+    """Another process held the store's lock past the busy timeout: try again later."""
+
+    exit_status = 75
+
+
+class StoreReadOnlyError(StoreFault):
+    """The store may be read here but not written (file or folder without write permission)."""
+
+    exit_status = 77

@@ -8,7 +8,7 @@ from __future__ import annotations
 import _thread
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any
 
@@ -34,18 +34,25 @@ class TrialRun:
     forgotten and logged again, and its run info lists where it resumed. Without a usable checkpoint
     it starts over, and its note says why.
 
+    `setup` is the trial built earlier (`prepare`); `failed` is the end of a build that failed earlier, so
+    that the user's code that failed is not run twice. `claim` records the start instead of this process
+    (`store.start_trial`): a trainer child asks the parent that the user sees, so that the trial is held by it.
+
     If iteration stops early (the consumer breaks out, or an exception or Ctrl+C unwinds it), the
     trial is recorded as cancelled, so the store never keeps a trial running that nobody runs.
     """
 
     def __init__(self, store: Store, config: Config, *, cancel: threading.Event | None = None,
-                 data: TaskData | None = None, setup: Setup | None = None,
-                 sweep_id: int | None = None, trial_id: int | None = None) -> None:
+                 data: TaskData | None = None, setup: Setup | None = None, failed: TrialFinished | None = None,
+                 sweep_id: int | None = None, trial_id: int | None = None,
+                 claim: Callable[[TrialStarted, dict[str, Any]], None] | None = None) -> None:
         self.store = store
         self.config = config
         self.cancel = cancel or threading.Event()
         self.data = data
         self.setup = setup
+        self.failed = failed  # a prepare that failed already: recorded as it is, not tried again
+        self.claim = claim
         self.trial_id = trial_id if trial_id is not None else store.create_trial(config, sweep_id=sweep_id)
         self.finished: TrialFinished | None = None
         self.resumed_from: int | None = None
@@ -81,9 +88,15 @@ class TrialRun:
         beating = threading.Event()
         try:
             resume = self._resume_point()
-            for event in train(self.config, self.cancel, self.data, self.setup, self._checkpointer(), resume):
+            events = (iter([self.failed]) if self.failed is not None else
+                      train(self.config, self.cancel, self.data, self.setup, self._checkpointer(), resume))
+            for event in events:
                 if isinstance(event, TrialStarted):
-                    self.store.start_trial(self.trial_id, event, environment(event.device, self.config))
+                    env = environment(event.device, self.config)
+                    if self.claim is not None:
+                        self.claim(event, env)
+                    else:
+                        self.store.start_trial(self.trial_id, event, env)
                     if self.resumed_from is not None:
                         self.store.note_resume(self.trial_id, self.resumed_from, self._earlier_resumes)
                     _start_heartbeat(self.store, self.trial_id, beating)

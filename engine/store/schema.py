@@ -151,14 +151,16 @@ class TrialRecord:
     stop_request: dict[str, Any] | None = field(default=None, hash=False)
 
 
-def prepare(conn: sqlite3.Connection, path: str) -> bool:
+def prepare(conn: sqlite3.Connection, path: str, *, read_only: bool = False) -> bool:
     """Create the schema in an empty database or check an existing one; True when created.
 
     Runs inside the caller's write transaction so that two processes opening a new file at once
-    do not both create it.
+    do not both create it. `read_only`: only check (an empty or older store cannot be made ready).
     """
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     tables.discard("sqlite_sequence")
+    if not tables and read_only:
+        raise StoreError(f"{path}: an empty store, opened read-only: nothing to read yet")
     if not tables:
         for statement in DDL:
             conn.execute(statement)
@@ -178,6 +180,9 @@ def prepare(conn: sqlite3.Connection, path: str) -> bool:
     missing = {"trials", "metrics"} - tables
     if missing:
         raise StoreError(f"{path}: damaged tunedeck store (missing table {', '.join(sorted(missing))})")
+    if version < SCHEMA_VERSION and read_only:
+        raise StoreError(f"{path}: store schema version {version} is older than this tunedeck's ({SCHEMA_VERSION}) "
+                         "and the store is read-only here: open it once where it may be written, to upgrade it")
     if version < SCHEMA_VERSION:
         _upgrade(conn, version)
     return False

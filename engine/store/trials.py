@@ -17,16 +17,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import StoreError
+from engine.errors import StoreError, StoreFault, StoreReadOnlyError
 from engine.events import SUMMARY_COLUMNS, EpochEnded, Event, StepLoss, TrialFinished, TrialStarted
 from engine.states import TrialState
 from engine.store.changes import StoreChanges
 from engine.store.checkpoints import CheckpointRecords
 from engine.store.commands import SupervisorRecords
+from engine.store.faults import busy_timeout, note_fault, set_wal, store_error
 from engine.store.liveness import process_token
+from engine.store.readonly import connect_read_only, read_only_reason
+from engine.store.reads import MetricReads
 from engine.store.recovery import SUPERVISOR, recover
 from engine.store.schema import (
-    EPOCH_METRICS,
     STEP_METRIC,
     TrialRecord,
     dump_json,
@@ -39,20 +41,10 @@ from engine.store.sweeps import SweepRecords
 if TYPE_CHECKING:
     from engine.config.groups import Config
 
-def _set_wal(conn: sqlite3.Connection, wait: float = 30.0) -> str:
-    """Switch to WAL, waiting while another process creates the same file: switching the journal mode
-    needs the file to itself, and SQLite's busy timeout does not cover it (it says "locked" at once)."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+STORE_FAILED = "the store failed while the trial ran"  # the reason of a trial the store ended
 
 
-class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, ScriptRunRecords):
+class Store(MetricReads, SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, ScriptRunRecords):
     """An open trial store; use it as a context manager or call `close()`.
 
     One connection is shared by the threads of a process (the UI thread reads while a worker
@@ -60,8 +52,13 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, Sc
     the store's supervisor, so that `tunedeck status` can tell its trials from a foreground run's).
     """
 
-    def __init__(self, path: str | Path, *, owner: str = "") -> None:
+    def __init__(self, path: str | Path, *, owner: str = "", allow_read_only: bool = False) -> None:
+        """`allow_read_only`: a store this process may not write is opened read-only (no recovery);
+        `read_only` then says why, and every write raises StoreReadOnlyError."""
         self.path = Path(path)
+        self.read_only: str | None = None
+        self._timeout = busy_timeout()
+        self._faults: dict[int, StoreFault] = {}  # a trial's own write that failed: how it ends
         self.owner = owner
         self._where = str(self.path)
         self._lock = threading.Lock()
@@ -69,7 +66,20 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, Sc
         self._hostname = socket.gethostname()
         self._conn: sqlite3.Connection | None = None
         self.created = False
-        self._open()
+        why = read_only_reason(self.path) if allow_read_only else None
+        try:
+            self._open() if why is None else self._open_read_only(why)
+        except StoreReadOnlyError as exc:
+            if not allow_read_only or self.read_only:
+                raise
+            self._open_read_only(str(exc))
+
+    def _open_read_only(self, why: str) -> None:
+        self._conn, how = connect_read_only(self.path, self._timeout)
+        self._conn.row_factory = sqlite3.Row
+        self.read_only = f"{how} ({why})"
+        with self._read() as conn:
+            prepare(conn, self._where, read_only=True)
 
     def _open(self) -> None:
         path = self.path
@@ -84,14 +94,14 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, Sc
         # open would lose its first connection's locks (and another process could then delete the WAL
         # under it: "disk I/O error"). SQLite says "file is not a database" itself; _error words it.
         try:
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open: {exc}") from None
         conn.row_factory = sqlite3.Row
         self._conn = conn
         try:
-            conn.execute("PRAGMA busy_timeout = 30000")
-            mode = _set_wal(conn)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            mode = set_wal(conn, self._timeout)
             if str(mode).lower() != "wal":
                 raise StoreError(f"{path}: cannot switch the store to WAL mode (got {mode!r})")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -128,6 +138,8 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, Sc
         """One short IMMEDIATE transaction: it waits for other writers instead of failing."""
         with self._lock:
             conn = self._connection()
+            if self.read_only:
+                raise StoreReadOnlyError(f"{self._where}: opened {self.read_only}: this command must write to it")
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -156,10 +168,9 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, Sc
         return self._conn
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
-        text = str(exc)
-        if "not a database" in text:
-            return StoreError(f"{self._where}: not a tunedeck store (not an SQLite database)")
-        return StoreError(f"{self._where}: {text}")
+        error = store_error(exc, self._where, self._timeout)
+        note_fault(str(self.path), error)
+        return error
 
     def create_trial(self, config: Config, *, sweep_id: int | None = None, for_supervisor: bool = False) -> int:
         """Record a trial before it runs, so that a queue survives a restart of the UI.
@@ -253,15 +264,19 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, Sc
 
         The buffer is emptied only once the commit succeeded, so a failed write loses nothing.
         """
-        with self._write() as conn:
-            if conn.execute("SELECT 1 FROM trials WHERE id = ?", (trial_id,)).fetchone() is None:
-                raise StoreError(f"no trial with id {trial_id} in {self._where}")
-            pending = list(self._steps.get(trial_id, ()))
-            if pending:
-                conn.executemany(
-                    "INSERT INTO metrics (trial_id, epoch, step, metric, value) VALUES (?, ?, ?, ?, ?)",
-                    [(trial_id, *row) for row in pending])
-            yield conn
+        try:
+            with self._write() as conn:
+                if conn.execute("SELECT 1 FROM trials WHERE id = ?", (trial_id,)).fetchone() is None:
+                    raise StoreError(f"no trial with id {trial_id} in {self._where}")
+                pending = list(self._steps.get(trial_id, ()))
+                if pending:
+                    conn.executemany(
+                        "INSERT INTO metrics (trial_id, epoch, step, metric, value) VALUES (?, ?, ?, ?, ?)",
+                        [(trial_id, *row) for row in pending])
+                yield conn
+        except StoreFault as exc:
+            self._faults[trial_id] = exc
+            raise
         if pending:
             with self._lock:
                 rest = self._steps.get(trial_id, [])[len(pending):]
@@ -298,16 +313,30 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, Sc
             )
             self._require(cur, trial_id)
 
-    def mark_finished(self, trial_id: int, state: TrialState, reason: str, error: str | None = None) -> None:
-        """End a trial whose loop never said so itself, e.g. a child process killed under us."""
+    def mark_finished(self, trial_id: int, state: TrialState, reason: str, error: str | None = None) -> StoreFault | None:
+        """End a trial whose loop never said so itself, e.g. a child process killed under us. One whose own
+        write failed (disk full, lock held too long) ended because of the store: `interrupted`, saying why.
+        A store failing here too is returned, not raised (the error that ended the trial is the one to
+        report); the row left running is marked interrupted by the next open once this process is gone."""
+        fault = self._faults.pop(trial_id, None)
+        lost = (TrialState.CANCELLED, TrialState.FAILED)
+        if fault is not None and state in lost:
+            state, reason = TrialState.INTERRUPTED, f"{STORE_FAILED}: {fault}"
         now = time.time()
-        with self._write_with_steps(trial_id) as conn:
-            cur = conn.execute(
-                "UPDATE trials SET state = ?, reason = ?, error = ?, finished_at = ?, "
-                "duration_s = CASE WHEN started_at IS NULL THEN NULL ELSE ? - started_at END WHERE id = ?",
-                (TrialState(state).value, reason, error, now, now, trial_id),
-            )
-            self._require(cur, trial_id)
+        try:
+            with self._write_with_steps(trial_id) as conn:
+                row = conn.execute("SELECT state, reason FROM trials WHERE id = ?", (trial_id,)).fetchone()
+                if state in lost and row[0] == TrialState.INTERRUPTED.value and str(row[1] or "").startswith(STORE_FAILED):
+                    return None  # already ended by the store's fault (its runner said so): that is the cause
+                cur = conn.execute(
+                    "UPDATE trials SET state = ?, reason = ?, error = ?, finished_at = ?, "
+                    "duration_s = CASE WHEN started_at IS NULL THEN NULL ELSE ? - started_at END WHERE id = ?",
+                    (TrialState(state).value, reason, error, now, now, trial_id))
+                self._require(cur, trial_id)
+        except StoreFault as exc:
+            self._faults.pop(trial_id, None)
+            return exc
+        return None
 
     def _require(self, cur: sqlite3.Cursor, trial_id: int) -> None:
         if cur.rowcount == 0:
@@ -340,41 +369,3 @@ class Store(SweepRecords, StoreChanges, SupervisorRecords, CheckpointRecords, Sc
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
         return [record_from_row(row, self._where) for row in rows]
-
-    def history(self, trial_ids: list[int] | None = None, *,
-                metric: str | None = None) -> list[tuple[int, int, int, str, float | None]]:
-        """Every logged metric (or one) as (trial_id, epoch, step, metric, value), the long form Polars pivots."""
-        query = "SELECT trial_id, epoch, step, metric, value FROM metrics"
-        where: list[str] = []
-        params: list[int | str] = []
-        if trial_ids is not None:
-            if not trial_ids:
-                return []
-            params = [int(t) for t in trial_ids]
-            where.append(f"trial_id IN ({', '.join('?' * len(params))})")
-        if metric is not None:
-            where.append("metric = ?")
-            params.append(metric)
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY trial_id, step, metric, epoch, rowid"
-        with self._read() as conn:
-            return [tuple(row) for row in conn.execute(query, params).fetchall()]
-
-    def epochs(self, trial_id: int) -> list[dict[str, Any]]:
-        """One dict per committed epoch, the shape the detail view and the CLI print."""
-        marks = ", ".join("?" * len(EPOCH_METRICS))
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT epoch, step, metric, value FROM metrics WHERE trial_id = ? AND metric IN ({marks}) "
-                "ORDER BY epoch, rowid", (trial_id, *EPOCH_METRICS)).fetchall()
-        out: dict[int, dict[str, Any]] = {}
-        for epoch, step, metric, value in rows:
-            entry = out.setdefault(epoch, {"epoch": epoch, "step": step, **{m: None for m in EPOCH_METRICS}})
-            entry[metric] = value
-        return list(out.values())
-
-    def count(self) -> int:
-        """How many trials there are, without reading them (for status lines)."""
-        with self._read() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])

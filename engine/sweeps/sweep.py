@@ -11,6 +11,7 @@ whose executor breaks stops the sweep, saying why.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from engine.errors import ConfigError, TunedeckError
 from engine.events import EpochEnded, Event, Summary, TrialFinished
 from engine.execution.pool import TrialPool
 from engine.states import SweepState, TrialState
+from engine.store.faults import fault_since
 from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.store.sweeps import SweepRecord
 from engine.store.trials import Store
@@ -191,10 +193,8 @@ class Sweep:
 
     def _beat(self) -> None:
         """Renew the sweep's heartbeat (what a reader on another host goes by); a store hiccup must not end it."""
-        try:
+        with contextlib.suppress(TunedeckError):
             self.store.beat_sweep(self.id)
-        except TunedeckError:
-            pass
 
     def _over(self) -> bool:
         """Called with the lock held: nothing runs and nothing more will start."""
@@ -235,9 +235,7 @@ class Sweep:
                 return False
         return self.pool.cancel(trial_id, "cancelled by the user; the sweep went on")
 
-    @property
-    def paused(self) -> bool:
-        return self._paused
+    paused = property(lambda self: self._paused)
 
     @property
     def running_ids(self) -> list[int]:
@@ -315,9 +313,17 @@ class Sweep:
             with self._cond:
                 self._running.discard(trial_id)
                 self._cond.notify_all()
-            self._feed()
+            try:
+                self._feed()
+            except TunedeckError as exc:  # the store failed (disk full...) in this pool thread: stop, saying why
+                self.stop(str(exc))
 
     def _record_end(self, trial_id: int, finished: TrialFinished, broke: bool) -> None:
+        fault = fault_since(self.store.path, time.monotonic() - finished.seconds - 1.0)  # the store's, not the trial's
+        if fault is not None and finished.state in (TrialState.FAILED, TrialState.CANCELLED):
+            reason = finished.reason if str(fault) in finished.reason else f"{finished.reason}: {fault}"
+            finished, broke = TrialFinished(TrialState.INTERRUPTED, reason, finished.summary, finished.seconds,
+                                            error=finished.error), True
         with self._cond:
             number = self._number.get(trial_id)
             updates = self._updates.pop(trial_id, {})
@@ -326,11 +332,9 @@ class Sweep:
         if went_on:  # its objective is its best epoch over the whole trial, as the store now holds it
             from engine.sweeps.results import best_value, epoch_values
 
-            try:
+            with contextlib.suppress(TunedeckError):  # a store hiccup: what this run observed is the next best thing
                 value = best_value(epoch_values(self.store, [trial_id], self.spec.metric).get(trial_id, {}),
                                    self.spec.direction)
-            except TunedeckError:  # a store hiccup: what this run observed is the next best thing
-                pass
         if number is not None:
             self.search.tell(number, finished.state, value)
         self._count(trial_id, finished.state, finished.seconds, value)
@@ -339,10 +343,8 @@ class Sweep:
         if self.base.run.keep_best and finished.state.is_finished:
             from engine.sweeps.retention import keep_best_of_sweep
 
-            try:
+            with contextlib.suppress(TunedeckError):
                 keep_best_of_sweep(self.store, self.id)  # run.keep_best: only the K best keep their weights
-            except TunedeckError:
-                pass
         if self._on_trial:
             self._on_trial(trial_id, finished, updates)
 

@@ -7,9 +7,12 @@ data and optionally the model and loss, and let tunedeck run, record and compare
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine.config.groups import Config
@@ -35,6 +38,50 @@ def load_function(spec: str) -> Callable[[Config], TaskData]:
     if func is None or not callable(func):
         raise TaskError(f"task.name: module {module_name!r} has no function {func_name!r} (plugin {spec!r})")
     return func
+
+
+def plugin_file(spec: str) -> Path | None:
+    """The file that `load_function(spec)` will import, found as the import would find it but without
+    running any code (not even a package's `__init__`), so that the user is told before their code runs;
+    None when it cannot be found (the import then fails with its own message) or is not a file."""
+    module_name = spec.partition(":")[0]
+    loaded = sys.modules.get(module_name)
+    if loaded is not None:
+        file = getattr(loaded, "__file__", None)
+        return Path(file) if file else None
+    cwd = os.getcwd()
+    search: list[str] | None = [cwd, *(p for p in sys.path if p != cwd)]
+    found = None
+    parts = module_name.split(".")
+    try:
+        for depth in range(1, len(parts) + 1):
+            if search is None:
+                return None
+            name = ".".join(parts[:depth])
+            found = importlib.machinery.PathFinder.find_spec(name, search)
+            if found is None and depth == 1:  # an editable install's finder, say: finding a top level runs nothing
+                found = importlib.util.find_spec(name)
+            if found is None:
+                return None
+            locations = found.submodule_search_locations
+            search = list(locations) if locations is not None else None
+    except (ImportError, ValueError, OSError):
+        return None
+    origin = found.origin if found is not None else None
+    return Path(origin) if origin and os.path.isfile(origin) else None
+
+
+def import_notice(spec: str) -> str | None:
+    """The line that tells the user their task's code is about to run: "importing task code from
+    ./mytask.py" (relative to the working directory when under it); None when no file is found."""
+    file = plugin_file(spec)
+    if file is None:
+        return None
+    try:
+        shown = f"./{file.resolve().relative_to(Path.cwd().resolve())}"
+    except ValueError:
+        shown = str(file)
+    return f"importing task code from {shown}"
 
 
 def plugin_label(spec: str) -> str:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from engine.config.groups import SCRIPT_TASK
 from engine.config.presets import load_preset
-from engine.errors import TunedeckError
 from engine.events import EpochEnded, Event, TrialFinished, TrialStarted
 from engine.states import TrialState
 from engine.store.location import checked_store_path
@@ -37,30 +36,43 @@ def execute(args: argparse.Namespace) -> int:
     checked_store_path(args.store)  # a store in a folder that does not exist: said now, not after the data is built
     if config.task.name == SCRIPT_TASK:
         return _detach(args, config) if args.detach else _run_script(args, config)
-    from engine.execution.runner import TrialRun
-    from engine.training.loop import prepare
+    from engine.execution.isolated import IsolatedTrial
 
-    try:
-        setup = prepare(config)  # bad data or device fails here, before a trial is recorded
-    except TunedeckError:
-        raise
-    except Exception:  # a plugin's own code raised: let the trial record it as failed, with its traceback
-        setup = None
-    if args.detach:
-        return _detach(args, config)
-    store = open_store(args.store)
-    with store:
-        run = TrialRun(store, config, setup=setup)
-        if not args.quiet:
-            print(f"trial {run.trial_id}: {safe_text(config.name or config.task.name)} (task "
-                  f"{safe_text(config.task_label)}) -> {safe_text(store.path)}", flush=True)
-        previous = signal.signal(signal.SIGINT, _cancel_handler(run.cancel))
-        try:
-            finished = _stream(run, config.optim.max_epochs, args.quiet)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        print(summary_line(run.trial_id, finished))
+    announce_task_code(config)
+    # The trial trains in a child process (engine/execution/isolated), which imports torch and the task's
+    # code: a plugin that exits or crashes fails its trial, not this command. It builds the trial first,
+    # so that bad data or a bad device is refused before a trial is recorded (or queued).
+    with IsolatedTrial(checked_store_path(args.store), config) as child:
+        child.prepare()
+        if args.detach:
+            return _detach(args, config)
+        with open_store(args.store) as store:
+            trial_id = store.create_trial(config)
+            if not args.quiet:
+                print(f"trial {trial_id}: {safe_text(config.name or config.task.name)} (task "
+                      f"{safe_text(config.task_label)}) -> {safe_text(store.path)}", flush=True)
+            cancel = threading.Event()
+            printer = _Printer(config.optim.max_epochs, args.quiet)
+            previous = signal.signal(signal.SIGINT, _cancel_handler(cancel))
+            try:
+                finished = child.run(store, trial_id, cancel, printer)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+                child.close()  # a second Ctrl+C: the trial is recorded cancelled while the store is open
+            print(summary_line(trial_id, finished))
     return exit_status(finished.state)
+
+
+def announce_task_code(config: Config | None) -> None:
+    """Say which file of the user's is about to be imported (its top-level code runs then), on stderr."""
+    from engine.tasks import is_plugin
+
+    if config is not None and is_plugin(config.task.name):
+        from engine.tasks.plugin import import_notice
+
+        notice = import_notice(config.task.name)
+        if notice:
+            print(safe_text(notice, 1_000), file=sys.stderr, flush=True)
 
 
 def _run_script(args: argparse.Namespace, config: Config) -> int:
@@ -125,17 +137,32 @@ def _cancel_handler(cancel: threading.Event) -> Callable[[int, FrameType | None]
     return handler
 
 
+class _Printer:
+    """The trial's lines as its events come back: the started line, one line per epoch."""
+
+    def __init__(self, max_epochs: int, quiet: bool) -> None:
+        self.max_epochs = max_epochs
+        self.quiet = quiet
+
+    def __call__(self, batch: Sequence[Event]) -> None:
+        if self.quiet:
+            return
+        for event in batch:
+            if isinstance(event, TrialStarted):
+                print(started_line(event), flush=True)
+            elif isinstance(event, EpochEnded):
+                print(epoch_line(event, self.max_epochs), flush=True)
+
+
 def _stream(run: TrialRun, max_epochs: int, quiet: bool) -> TrialFinished:
+    """A trial trained in this process (`tunedeck resume`), its lines printed as `_Printer` prints them."""
     finished = None
+    printer = _Printer(max_epochs, quiet)
     for event in run:
         if isinstance(event, TrialFinished):
             finished = event
-        elif quiet:
-            continue
-        elif isinstance(event, TrialStarted):
-            print(started_line(event), flush=True)
-        elif isinstance(event, EpochEnded):
-            print(epoch_line(event, max_epochs), flush=True)
+        else:
+            printer([event])
     assert finished is not None  # train() always ends with a TrialFinished
     return finished
 

@@ -25,6 +25,7 @@ from engine.tables.formatting import fmt_duration, fmt_value, render_table, safe
 from tunedeck.cli.storeopen import open_store, store_option
 
 if TYPE_CHECKING:
+    from engine.config.groups import Config
     from engine.store import SweepRecord
     from engine.sweeps.spec import SearchSpec
 
@@ -46,15 +47,18 @@ def execute(args: argparse.Namespace) -> int:
     from engine.execution.placement import Placement
     from engine.execution.pool import TrialPool
     from engine.sweeps.sweep import Sweep
+    from tunedeck.cli.cmd_run import announce_task_code
 
     if args.resume is not None:
         store = open_store(args.store, create=False)
-        stored = store.sweep(args.resume).spec
-        placement = stored.get("placement", ROUND_ROBIN)
+        record = store.sweep(args.resume)
+        placement = record.spec.get("placement", ROUND_ROBIN)
+        announce_task_code(_stored_base(record))
     else:
         base, spec = load_sweep(args.preset, args.overrides, _settings(args))
         store = open_store(args.store)
         placement = spec.placement
+        announce_task_code(base)
     executor = _executor(args.executor, store, Placement.detect(placement))
     pool = TrialPool(store, executor, parallel=0)  # the sweep opens a lane of `parallel` trials itself
     printer = _Printer()
@@ -118,6 +122,16 @@ def _detach(args: argparse.Namespace) -> int:
     print(f"sweep {sweep_id} {what}, {spec.parallel} at a time; follow it with `tunedeck sweeps{flag}` or "
           f"`tunedeck status{flag}`, stop it with `tunedeck stop --sweep {sweep_id}{flag}`")
     return 0
+
+
+def _stored_base(record: SweepRecord) -> Config | None:
+    """A stored sweep's base config; None if it no longer reads (Sweep.resumed says why)."""
+    from engine.config.groups import Config
+
+    try:
+        return Config.from_dict(record.base)
+    except ConfigError:
+        return None
 
 
 def resumed_spec(record: SweepRecord, parallel: int | None) -> SearchSpec:

@@ -1,7 +1,8 @@
 """`tunedeck`: the headless command line.
 
 This module imports only argparse at the top so that `tunedeck --help` answers at once; each
-command imports torch and polars when it runs. User errors print one or two lines and exit 2.
+command imports torch and polars when it runs. User errors print one or two lines and exit 2; a
+store's disk, permission or lock failing exits 74, 77 or 75 (`exit_status`).
 """
 from __future__ import annotations
 
@@ -298,6 +299,13 @@ def error_line(exc: BaseException) -> str:
     return "tunedeck: error: " + safe_text(str(exc), MAX_ERROR)
 
 
+def exit_status(exc: BaseException) -> int:
+    """2 for bad input; a store's own fault its own status (engine.errors.StoreFault): 74 disk full or
+    failing, 75 its lock held by another process past the timeout (try again), 77 read-only here."""
+    status = getattr(exc, "exit_status", EXIT_USER_ERROR)
+    return status if isinstance(status, int) else EXIT_USER_ERROR
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(with_default_command(list(sys.argv[1:] if argv is None else argv), parser))
@@ -323,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.execute(args))
     except TunedeckError as exc:
         print(error_line(exc), file=sys.stderr)
-        return EXIT_USER_ERROR
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("tunedeck: interrupted", file=sys.stderr)
         return 130
