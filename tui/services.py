@@ -87,6 +87,8 @@ class Services:
     def resume_queued_work(self) -> None:
         """Work queued while no supervisor ran (it died, or ended idle) goes on: its supervisor starts.
         Called once the cockpit is on screen, so that its start-up stays off the first frame's path."""
+        if self.store.read_only:
+            return  # a supervisor could write nothing here
         if self.store.unclaimed_trials() or self.store.unclaimed_sweeps():
             try:
                 self.client.ensure()

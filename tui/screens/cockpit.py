@@ -85,6 +85,10 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
         self.monitor.update_status()
         self.set_interval(DRAIN_SECONDS, self._drain)
         self.call_after_refresh(self.services.resume_queued_work)
+        if self.services.store.read_only:
+            self.notify(f"the store is read-only here ({self.services.store.read_only}): look, sort, compare and "
+                        "export; starting or stopping trials needs write access", title="Read-only",
+                        severity="warning", timeout=15)
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

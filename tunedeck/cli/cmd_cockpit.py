@@ -15,15 +15,18 @@ def execute(args: argparse.Namespace) -> int:
     from engine.store.location import checked_store_path
     from engine.supervisor.client import SupervisorClient
     from engine.sweeps.preset_search import load_preset_with_search
-    from tunedeck.cli.main import EXIT_USER_ERROR, error_line
+    from tunedeck.cli.main import error_line, exit_status
 
     try:
         config, search = load_preset_with_search(args.preset, args.overrides)
         store_path = checked_store_path(args.store)
-        store = Store(store_path)
+        # A store this user may read but not write opens read-only: the cockpit shows it, training says why not.
+        store = Store(store_path, allow_read_only=store_path.exists())
     except TunedeckError as exc:
         print(error_line(exc), file=sys.stderr)
-        return EXIT_USER_ERROR
+        return exit_status(exc)
+    if store.read_only:
+        print(f"tunedeck: opened read-only: {safe_text(store_path)}: {store.read_only}", file=sys.stderr)
     if store.created:
         print(f"tunedeck: created trial store {safe_text(store_path)}", file=sys.stderr)
     client = SupervisorClient(store)  # work queued while none ran is handed to it after the first frame

@@ -34,6 +34,11 @@ def execute(args: argparse.Namespace) -> int:
         print(safe_text(f"  ran on      {env.get('hostname', '-')} {record.device or env.get('device', '-')}, "
                         f"tunedeck {env.get('tunedeck', '-')}, torch {env.get('torch', '-')}, "
                         f"python {env.get('python', '-')}"))
+    code = env.get("code")
+    if isinstance(code, dict) and code.get("sha256"):  # the task's or script's own code, as it ran
+        files = code.get("files") or {}
+        more = f" (+{len(files) - 1} more files of its folder)" if len(files) > 1 else ""
+        print(safe_text(f"  code        {code.get('file', '-')} sha256 {str(code['sha256'])[:16]}{more}"))
     print(f"  summary     best_epoch {fmt_value(record.best_epoch)}  best_val_loss {fmt_value(record.best_val_loss)}"
           f"  val_acc {fmt_value(record.best_val_acc)}  test_loss {fmt_value(record.test_loss)}"
           f"  test_acc {fmt_value(record.test_acc)}  epochs {fmt_value(record.epochs_run)}")
