@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from engine.config.groups import Config
 from engine.errors import StoreBusyError, StoreFault, StoreReadOnlyError, TunedeckError
 from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished, TrialStarted
+from engine.execution.child_end import exit_now, how_it_ended
 from engine.states import TrialState
 
 if TYPE_CHECKING:
@@ -164,17 +165,6 @@ class IsolatedTrial:
 _FAULTS: dict[str, type[StoreFault]] = {cls.__name__: cls for cls in (StoreFault, StoreBusyError, StoreReadOnlyError)}
 
 
-def how_it_ended(code: int | None) -> str:
-    """A child's end as a reason says it: "exited with code 3", "was killed by signal SIGSEGV"."""
-    if code is None:
-        return "stopped answering"
-    if code >= 0:
-        return f"exited with code {code}"
-    try:
-        return f"was killed by signal {signal.Signals(-code).name}"
-    except ValueError:
-        return f"was killed by signal {-code}"
-
 
 def child_main(conn: multiprocessing.connection.Connection, config_data: dict[str, Any], store_path: str,
                cwd: str) -> None:
@@ -193,7 +183,7 @@ def child_main(conn: multiprocessing.connection.Connection, config_data: dict[st
         setup = prepare(config)
     except TunedeckError as exc:  # input that cannot run: the parent says so and records nothing
         _send(conn, ("rejected", str(exc)))
-        _exit_now(0)
+        exit_now(0)
     except Exception as exc:  # the plugin's own code raised: the trial records it, built once only
         failed = TrialFinished(TrialState.FAILED, f"{type(exc).__name__}: {exc}", Summary(),
                                time.monotonic() - started, traceback.format_exc())
@@ -201,9 +191,9 @@ def child_main(conn: multiprocessing.connection.Connection, config_data: dict[st
     try:
         message = conn.recv()
     except (EOFError, OSError):
-        _exit_now(0)
+        exit_now(0)
     if message[0] != "run":
-        _exit_now(0)
+        exit_now(0)
     cancel = StopSignal()
     claims: queue.Queue = queue.Queue()
     threading.Thread(target=_listen, args=(conn, cancel, claims), daemon=True, name="tunedeck-control").start()
@@ -211,9 +201,9 @@ def child_main(conn: multiprocessing.connection.Connection, config_data: dict[st
         _train(conn, Path(store_path), int(message[1]), config, cancel, claims, setup, failed)
     except StoreFault as exc:  # the disk, the lock or permissions: the parent reports it, no traceback
         _send(conn, ("fault", type(exc).__name__, str(exc)))
-        _exit_now(0)
+        exit_now(0)
     _send(conn, ("done",))
-    _exit_now(0)
+    exit_now(0)
 
 
 def _train(conn: multiprocessing.connection.Connection, store_path: Path, trial_id: int, config: Config,
@@ -253,7 +243,7 @@ def _listen(conn: multiprocessing.connection.Connection, cancel: StopSignal, cla
         elif message[0] == "cancel":
             cancel.stop()
         elif message[0] == "exit":
-            _exit_now(0)
+            exit_now(0)
 
 
 def _send(conn: multiprocessing.connection.Connection, message: tuple) -> None:
@@ -261,14 +251,3 @@ def _send(conn: multiprocessing.connection.Connection, message: tuple) -> None:
         conn.send(message)
     except (OSError, ValueError):  # the parent is gone: the listener has seen it too
         pass
-
-
-def _exit_now(code: int) -> None:
-    import sys
-
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)

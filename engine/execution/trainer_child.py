@@ -10,13 +10,13 @@ import multiprocessing.connection
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 
 from engine.config.groups import Config
 from engine.events import EpochEnded, Event, StopSignal
+from engine.execution.child_end import exit_now
 from engine.execution.executors import run_in_this_thread
 from engine.states import TrialState
 from engine.training import THREAD_CAP_VAR
@@ -101,7 +101,7 @@ def child_main(conn: multiprocessing.connection.Connection, log_path: str | None
     while True:
         message = jobs.get()
         if message[0] == "exit":
-            _exit_now()
+            exit_now()
         _, token, trial_id, config_data, store_path, cwd, judged, threads = message
         if os.getcwd() != cwd:
             os.chdir(cwd)  # plugins resolve from the working directory, as in the parent
@@ -128,18 +128,6 @@ def child_main(conn: multiprocessing.connection.Connection, log_path: str | None
         with lock:
             current[0] = None
         send(("done", trial_id, _code_loaded()))
-
-
-def _exit_now() -> None:
-    """End the child without the interpreter's teardown: with torch loaded, finalising takes 0.6 to
-    1.4 s that a sweep's CLI would wait for at its end. Nothing is left to save: no trial runs
-    (its results are committed), and the log is flushed here."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(0)
 
 
 def _code_loaded() -> dict[str, str | None] | None:

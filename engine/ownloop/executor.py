@@ -43,6 +43,7 @@ from pathlib import Path
 from engine.config.groups import Config
 from engine.errors import ConfigError, StoreError
 from engine.events import EpochEnded, Event, StopSignal, Summary, TrialFinished
+from engine.execution.child_end import how_it_ended
 from engine.execution.executors import Judge, Sink, ask_judge
 from engine.execution.placement import Gpu, Placement
 from engine.ownloop import launch
@@ -336,7 +337,7 @@ class _ScriptRun:
     def _outcome(self, code: int, row: TrialRecord) -> tuple[TrialState, str, str | None]:
         """How the trial ended, from the exit status: (state, reason, error)."""
         who = f"the script (pid {self.pid})"
-        how = launch.how_it_ended(code)
+        how = how_it_ended(code)
         tail = self.tail.text() or None
         if self.stop is None and self.executor.closed:  # shut down under it (tunedeck quit): not the script's fault
             self.stop = (TrialState.CANCELLED, "stopped: tunedeck shut its script executor down")

@@ -140,11 +140,3 @@ def reap(process: subprocess.Popen[bytes]) -> int:
     return process.wait()
 
 
-def how_it_ended(code: int) -> str:
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = str(-code)
-        return f"was killed by signal {name}"
-    return f"exited with code {code}"

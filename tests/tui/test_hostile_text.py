@@ -7,13 +7,14 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from engine.config.presets import load_preset
+from engine.errors import safe_text
 from engine.events import TrialState
 from engine.store import Store
 from tests.tui.scripted import scripted_trial
 from tests.tui.test_app import until
 from tests.tui.test_cockpit_keys_in_fields import cockpit, drive
 from tui.screens.detail import DetailScreen
-from tui.text import markup, plain
+from tui.text import markup
 
 HOSTILE = "\x1b[2J\x1b]0;owned\x07[b red]loud"
 
@@ -37,7 +38,7 @@ def test_a_hostile_name_and_reason_are_drawn_escaped_in_the_detail_view(tmp_path
     drive(app, script)
 
 
-def test_plain_and_markup_escape_control_characters_and_markup() -> None:
-    assert plain("a\x1bb\nc") == "a\\u001bb\\nc"
+def test_safe_text_and_markup_escape_control_characters_and_markup() -> None:
+    assert safe_text("a\x1bb\nc") == "a\\u001bb\\nc"
     assert markup("[b]x\x07") == "\\[b]x\\u0007"
-    assert plain("x" * 100, 10).startswith("x" * 10) and "100 characters" in plain("x" * 100, 10)
+    assert safe_text("x" * 100, 10).startswith("x" * 10) and "100 characters" in safe_text("x" * 100, 10)

@@ -133,7 +133,7 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
             detail = f"{first[0]}: {first[1]}" if first else "the form has errors"
             self.notify(f"Fix the form first: {detail}", title="Cannot start", severity="error")
             if first:
-                self.form.focus_key(first[0])
+                self.form.reveal(first[0])
             return
         services = self.services
         if services.closing:
@@ -339,7 +339,7 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
     def action_toggle_pane(self) -> None:
         self.toggle_class("show-form")
         if self.has_class("show-form"):
-            self.form.focus_key("name")  # the form's first field, marked ▸
+            self.form.reveal("name")  # the form's first field, marked ▸
         else:
             self.table.focus()
 
@@ -348,7 +348,7 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
         if self.focused is self.table:
             if self.has_class("narrow"):
                 self.add_class("show-form")
-            self.form.focus_key("optim.lr")
+            self.form.reveal("optim.lr")
         else:
             self.focus_table()
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import TunedeckError
+from engine.errors import TunedeckError, safe_text
 from engine.states import SweepState
 from engine.store import SweepRecord
 from engine.sweeps.spec import SearchSpec
 from tui.screens.confirm import ConfirmScreen
 from tui.services import Services
-from tui.text import plain
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.monitor import Monitor
 from tui.widgets.trial_table import TrialTable
@@ -122,7 +121,7 @@ class CockpitSweepActions:
             self._wrote()
             self.notify(f"stopping sweep {record.id}: its running trials end after their current batch", timeout=3)
 
-        self.app.push_screen(ConfirmScreen(f"Stop sweep {record.id} ({plain(record.name, 60)})? Its running trials are "
+        self.app.push_screen(ConfirmScreen(f"Stop sweep {record.id} ({safe_text(record.name, 60)})? Its running trials are "
                                            "cancelled; finished ones stay.", yes="Stop sweep", no="Keep going"),
                              answered)
 

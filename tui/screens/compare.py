@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.config.groups import Config
+from engine.errors import safe_text
 from engine.store import Store
 from engine.store.schema import TrialRecord
 from engine.sweeps.spec import label
@@ -28,7 +29,6 @@ from engine.tables.formatting import fmt_duration, fmt_value
 from tui.live import LiveTrials
 from tui.plotdata import PlotData
 from tui.plotting.series import Series
-from tui.text import plain
 from tui.theme import trial_style
 from tui.widgets.loss_plot import LossPlot
 
@@ -250,7 +250,7 @@ class CompareScreen(ModalScreen[None]):
         a, b = self.records
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(f"trial #{a.id} vs trial #{b.id}", style="bold")
-        text.append(f"   {plain(a.name, 60)}  |  {plain(b.name, 60)}")
+        text.append(f"   {safe_text(a.name, 60)}  |  {safe_text(b.name, 60)}")
         text.append(keys, style="dim")
         return text
 

@@ -96,7 +96,7 @@ class KnobForm(Widget):
                            id=f"group-{PARAMS}")
 
     def _new_field(self, info: FieldInfo) -> KnobField:
-        shown = self._state.applies.get(info.key, True) or info.key in self._state.errors
+        shown = _visible(self._state, info.key)
         field = KnobField(info, self._raw[info.key], built=shown)
         field.display = shown
         self._fields[info.key] = field
@@ -160,7 +160,8 @@ class KnobForm(Widget):
         return list(self._fields)
 
     def reveal(self, key: str) -> None:
-        """Focus a knob's editor, opening its group and showing it even where it does not apply."""
+        """Focus a knob's editor (the one an error names, the one asked for by name), opening its group and
+        showing it even where it does not apply."""
         field = self._fields[key]
         for ancestor in field.ancestors:
             if isinstance(ancestor, Collapsible):
@@ -169,12 +170,6 @@ class KnobForm(Widget):
         field.display = True
         self.call_after_refresh(field.editor.focus)
         self.call_after_refresh(field.scroll_visible, animate=False)
-
-    def focus_key(self, key: str) -> None:
-        """Move the cursor to a knob's editor, e.g. to the one an error names."""
-        field = self._fields[key]
-        field.build()
-        self.call_after_refresh(field.editor.focus)
 
     @on(KnobField.Edited)
     def _field_edited(self, event: KnobField.Edited) -> None:
@@ -192,7 +187,7 @@ class KnobForm(Widget):
             message = state.errors.get(key)
             if message != (field.error or None):
                 field.set_error(message)
-            visible = state.applies.get(key, True) or message is not None or field.has_focus_within
+            visible = _visible(state, key) or field.has_focus_within
             if field.display != visible:
                 if visible:
                     field.build()
@@ -202,6 +197,11 @@ class KnobForm(Widget):
             self._summary_text = summary
             self._summary.update(f"✗ {summary}")
             self._summary.display = bool(summary)
+
+
+def _visible(state: FormState, key: str) -> bool:
+    """A knob is shown when it applies to the current values, or when it is wrong."""
+    return state.applies.get(key, True) or key in state.errors
 
 
 def _raw_values(config: Config) -> dict[str, str | bool]:
