@@ -33,7 +33,7 @@ EXIT_CANCELLED = 130
 
 def execute(args: argparse.Namespace) -> int:
     config = load_preset(args.preset, args.overrides)
-    checked_store_path(args.store)  # a store in a folder that does not exist: said now, not after the data is built
+    store_path = checked_store_path(args.store)  # a store in a missing folder: said now, not after the data is built
     if config.task.name == SCRIPT_TASK:
         return _detach(args, config) if args.detach else _run_script(args, config)
     from engine.execution.isolated import IsolatedTrial
@@ -42,7 +42,7 @@ def execute(args: argparse.Namespace) -> int:
     # The trial trains in a child process (engine/execution/isolated), which imports torch and the task's
     # code: a plugin that exits or crashes fails its trial, not this command. It builds the trial first,
     # so that bad data or a bad device is refused before a trial is recorded (or queued).
-    with IsolatedTrial(checked_store_path(args.store), config) as child:
+    with IsolatedTrial(store_path, config) as child:
         child.prepare()
         if args.detach:
             return _detach(args, config)
