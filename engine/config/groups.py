@@ -7,28 +7,21 @@ the TUI form) and it validates every value, so a Config that exists is a Config 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config.consistency import BUILTIN_TASKS, CSV_TASKS, SCRIPT_TASK, check_consistency
+from engine.config.consistency import BUILTIN_TASKS, SCRIPT_TASK, check_consistency
 from engine.config.knobs import (
-    BOOL,
-    CHOICE,
-    FLOAT,
-    INT,
-    INT_LIST,
-    STR,
-    STR_LIST,
     TABLE,
     FieldInfo,
     coerce,
     iter_group_fields,
-    knob,
     suggest,
 )
 from engine.config.limits import MAX_TEXT
+from engine.config.model_knobs import ModelConfig
+from engine.config.optim_knobs import EarlyStopConfig, OptimConfig, RegConfig
 from engine.config.params import (
     PARAMS,
     PARAMS_SPEC,
@@ -39,149 +32,9 @@ from engine.config.params import (
     set_param,
     split_params,
 )
+from engine.config.run_knobs import RunConfig
+from engine.config.task_knobs import TaskConfig, is_plugin
 from engine.errors import ConfigError
-
-_PLUGIN_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")
-
-
-def _plugin_problem(value: str) -> str | None:
-    return None if _PLUGIN_RE.match(value) else "not of the form package.module:function"
-
-
-def is_plugin(task_name: str) -> bool:
-    return task_name not in BUILTIN_TASKS
-
-
-def _task_in(*names: str):
-    return lambda c: c.task.name in names
-
-
-def _cnn(c: Any) -> bool:
-    return c.model.kind == "cnn"
-
-
-@dataclass(frozen=True)
-class TaskConfig:
-    name: str = knob("toy2d", "What is trained: a built-in task or your own package.module:function",
-                     CHOICE, choices=BUILTIN_TASKS, open_choice=True, validator=_plugin_problem)
-    n_samples: int = knob(1000, "Number of generated samples (train+val+test)", INT, low=30, high=10_000_000,
-                          applies=_task_in("toy2d", "curve"))
-    noise: float = knob(0.3, "Std of the noise on the curve's targets (toy2d: spread of the clouds is 1)",
-                        FLOAT, low=0.0, high=100.0, applies=_task_in("curve"))
-    path: str = knob("", "Data file (CSV; table-csv also reads Parquet), or the training script of the "
-                     "script task, relative to the working directory", STR, applies=_task_in(*CSV_TASKS, SCRIPT_TASK))
-    args: tuple[str, ...] = knob((), "Extra command-line arguments for the script", STR_LIST,
-                                 applies=_task_in(SCRIPT_TASK))
-    python: str = knob("", "Interpreter that runs the script; empty: the one running tunedeck", STR,
-                       applies=_task_in(SCRIPT_TASK))
-    stop_grace: float = knob(10.0, "Seconds a stopped script gets after SIGTERM before SIGKILL", FLOAT, low=0.0,
-                             high=3600.0, applies=_task_in(SCRIPT_TASK))
-    pass_flags: bool = knob(False, "Also pass the knobs as --key value flags (for scripts without tunedeck)",
-                            BOOL, applies=_task_in(SCRIPT_TASK))
-    text_column: str = knob("text", "Column holding the text", STR, applies=_task_in("text-csv"))
-    label_column: str = knob("label", "Column holding the class label", STR, applies=_task_in("text-csv"))
-    split_column: str = knob("", "Column with train/val/test per row; empty: seeded 70/15/15 split by label",
-                             STR, applies=_task_in(*CSV_TASKS))
-    vectorizer: str = knob("bow", "bow: words; char-bow: characters; char-matrix: one-hot matrix for a CNN",
-                           CHOICE, choices=("bow", "char-bow", "char-matrix"), applies=_task_in("text-csv"))
-    min_freq: int = knob(1, "Tokens seen fewer times than this in train become <unk>", INT, low=1,
-                         high=1_000_000, applies=_task_in("text-csv"))
-    lowercase: bool = knob(True, "Lower-case text before building the vocabulary", BOOL,
-                           applies=_task_in("text-csv"))
-    target_column: str = knob("target", "Column to predict", STR, applies=_task_in("table-csv"))
-    feature_columns: tuple[str, ...] = knob((), "Numeric feature columns; empty: every numeric column but "
-                                            "the target and split", STR_LIST, applies=_task_in("table-csv"))
-    problem: str = knob("auto", "classification or regression; auto: integer/string target with few values "
-                        "is classification", CHOICE, choices=("auto", "classification", "regression"),
-                        applies=_task_in("table-csv"))
-    options: dict = knob({}, "Free-form options passed to a plugin task", TABLE,
-                         applies=lambda c: is_plugin(c.task.name))
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    kind: str = knob("mlp", "perceptron: one linear layer; mlp: hidden layers; cnn: 1-D convolutions",
-                     CHOICE, choices=("perceptron", "mlp", "cnn"))
-    hidden: tuple[int, ...] = knob((64,), "Hidden layer widths, input side first (mlp)", INT_LIST, low=1,
-                                   high=1_000_000, min_items=1, applies=lambda c: c.model.kind == "mlp")
-    activation: str = knob("relu", "Non-linearity between layers", CHOICE,
-                           choices=("relu", "tanh", "elu", "gelu"), applies=lambda c: c.model.kind != "perceptron")
-    channels: int = knob(256, "Convolution channels (cnn)", INT, low=1, high=65_536, applies=_cnn)
-    kernel_size: int = knob(3, "Convolution kernel size (cnn)", INT, low=1, high=64, applies=_cnn)
-    conv_layers: int = knob(4, "Number of convolution layers; strides alternate 1,2,2,1 (cnn)", INT, low=1,
-                            high=16, applies=_cnn)
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    optimizer: str = knob("adam", "Update rule", CHOICE, choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"))
-    lr: float = knob(1e-3, "Learning rate", FLOAT, low=0.0, low_open=True, high=100.0)
-    momentum: float = knob(0.0, "Momentum (sgd, rmsprop)", FLOAT, low=0.0, high=0.999999,
-                           applies=lambda c: c.optim.optimizer in ("sgd", "rmsprop"))
-    nesterov: bool = knob(False, "Nesterov momentum (sgd; needs momentum > 0)", BOOL,
-                          applies=lambda c: c.optim.optimizer == "sgd")
-    scheduler: str = knob("none", "Learning-rate schedule, stepped once per epoch", CHOICE,
-                          choices=("none", "step", "cosine", "plateau"))
-    step_size: int = knob(10, "Epochs between decays (step)", INT, low=1, high=100_000,
-                          applies=lambda c: c.optim.scheduler == "step")
-    gamma: float = knob(0.1, "Decay factor (step)", FLOAT, low=0.0, low_open=True, high=1.0,
-                        applies=lambda c: c.optim.scheduler == "step")
-    factor: float = knob(0.5, "Factor the lr is multiplied by on a plateau (plateau)", FLOAT, low=0.0,
-                         low_open=True, high=0.999999, applies=lambda c: c.optim.scheduler == "plateau")
-    plateau_patience: int = knob(1, "Epochs without val_loss improvement before the lr drops (plateau)", INT,
-                                 low=0, high=100_000, applies=lambda c: c.optim.scheduler == "plateau")
-    batch_size: int = knob(64, "Samples per step", INT, low=1, high=10_000_000)
-    max_epochs: int = knob(20, "Upper bound on epochs", INT, low=1, high=1_000_000)
-    grad_clip: float = knob(0.0, "Clip the gradient norm to this; 0: off", FLOAT, low=0.0, high=1e9)
-    loss: str = knob("auto", "auto: bce for 2 classes, cross_entropy for more, mse for regression", CHOICE,
-                     choices=("auto", "cross_entropy", "bce_with_logits", "mse", "huber", "l1"))
-    class_weights: str = knob("none", "balanced: weight classes by inverse train frequency (classification)",
-                              CHOICE, choices=("none", "balanced"))
-
-
-@dataclass(frozen=True)
-class RegConfig:
-    weight_decay: float = knob(0.0, "L2 penalty through the optimizer's weight_decay", FLOAT, low=0.0, high=10.0)
-    l1: float = knob(0.0, "L1 penalty on weights (not biases) added to the loss", FLOAT, low=0.0, high=10.0)
-    dropout: float = knob(0.0, "Dropout probability after each hidden layer; off at evaluation", FLOAT,
-                          low=0.0, high=0.95, applies=lambda c: c.model.kind != "perceptron")
-
-
-@dataclass(frozen=True)
-class EarlyStopConfig:
-    patience: int = knob(0, "Stop after this many epochs without improvement; 0: off", INT, low=0,
-                         high=1_000_000)
-    min_delta: float = knob(0.0, "Smallest change that counts as an improvement", FLOAT, low=0.0, high=1e9)
-    monitor: str = knob("val_loss", "Metric watched for improvement (val_acc: classification only)", CHOICE,
-                        choices=("val_loss", "val_acc"))
-    restore_best: bool = knob(True, "Restore the best epoch's weights before scoring the test split", BOOL)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    seed: int = knob(0, "Seeds data, initialisation and shuffling: same seed, same curve", INT, low=0,
-                     high=2**32 - 1)
-    device: str = knob("auto", "auto, cpu, cuda, cuda:N or mps", STR, validator=lambda v: _device_problem(v))
-    threads: int = knob(0, "torch CPU threads; 0: auto (1 for small models, else the idle cores)", INT,
-                        low=0, high=1024)
-    precision: str = knob("fp32", "bf16/fp16 mixed precision (CUDA only)", CHOICE,
-                          choices=("fp32", "bf16", "fp16"))
-    log_every: int = knob(0, "Record the step loss every N steps; 0: about 50 per epoch", INT, low=0,
-                          high=10_000_000)
-    checkpoint: str = knob("both", "Keep checkpoints: last (to resume), best (to export), both or none", CHOICE,
-                           choices=("both", "last", "best", "none"))
-    checkpoint_every: float = knob(30.0, "Write a checkpoint at most every N seconds (0: every epoch)", FLOAT,
-                                   low=0.0, high=86_400.0)
-    keep_best: int = knob(0, "Keep the best checkpoint of only the K best trials of a sweep; 0: of all", INT,
-                          low=0, high=1_000_000)
-
-
-_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def _device_problem(value: str) -> str | None:
-    return None if _DEVICE_RE.match(value) else "must be auto, cpu, cuda, cuda:N or mps"
-
 
 GROUPS: dict[str, type] = {
     "task": TaskConfig,

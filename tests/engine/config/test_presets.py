@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config.groups import BUILTIN_TASKS, CSV_TASKS, GROUPS, SCRIPT_TASK, Config, iter_fields
+from engine.config.consistency import CSV_TASKS
+from engine.config.groups import BUILTIN_TASKS, GROUPS, SCRIPT_TASK, Config, iter_fields
 from engine.config.knobs import BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE, FieldInfo
 from engine.config.presets import (
     load_config_text,
