@@ -73,7 +73,8 @@ def build_store(path: Path, trials: int, seed: int = 0) -> None:
     now = time.time() - trials * 30.0
     columns = ("name", "state", "reason", "task", "config_json", "created_at", "started_at", "finished_at",
                "duration_s", "hostname", "env_json", "run_info_json", "problem", "n_params", "device", "best_epoch",
-               "best_val_loss", "best_val_acc", "test_loss", "test_acc", "epochs_run", "steps", "owner")
+               "best_val_loss", "val_acc_at_best", "test_loss", "test_acc", "epochs_run", "steps", "owner",
+               "max_val_acc")
     known = {name for name, _ in TRIAL_COLUMNS}
     assert set(columns) <= known, set(columns) - known
     run_info = json.dumps({"n_train": 14000, "n_val": 3000, "n_test": 3000, "steps_per_epoch": 219, "threads": 1,
@@ -89,7 +90,8 @@ def build_store(path: Path, trials: int, seed: int = 0) -> None:
         started = now + i * 30.0
         rows.append((f"toy2d #{i}", state, "done", "toy2d", json.dumps(config), started - 1.0, started,
                      started + 25.0, 25.0, "bench", env, run_info, "binary", rng.randint(60, 50000), "cpu",
-                     epochs, loss, 1.0 - loss / 2, loss * 1.05, 1.0 - loss / 2, epochs, epochs * 219, ""))
+                     epochs, loss, 1.0 - loss / 2, loss * 1.05, 1.0 - loss / 2, epochs, epochs * 219, "",
+                     1.0 - loss / 3))
         for epoch in range(1, STORED_EPOCHS + 1):
             for metric, value in (("train_loss", loss), ("val_loss", loss), ("val_acc", 0.9), ("lr", 1e-3),
                                   ("epoch_seconds", 0.5)):

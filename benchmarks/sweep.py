@@ -1,6 +1,6 @@
 """Wall time of one random sweep: tunedeck parallel=2 (processes) against Optuna n_jobs=2 (threads).
 
-    python benchmarks/sweep.py [--trials 32] [--rounds 3] [--quick]
+    python benchmarks/sweep.py [--trials 32] [--rounds 3] [--quick] [--ray]
 
 The same random sweep (toy2d, MLP 32, 20 epochs, learning rate, weight decay and dropout sampled,
 RandomSampler with one seed) run three ways, alternately, several rounds:
@@ -10,7 +10,16 @@ RandomSampler with one seed) run three ways, alternately, several rounds:
       the same space with `trial.suggest_*` and trains through the same engine function,
       `engine.training.loop.train(config)`, returning the best val_loss (torch.set_num_threads(1) here, the
       thread count tunedeck gives each of 2 trials);
-  (c) tunedeck with parallel = 1, for the parallel efficiency time(p=1) / (2 * time(p=2)).
+  (c) tunedeck with parallel = 1, for the parallel efficiency time(p=1) / (2 * time(p=2));
+  with --ray (the extra tunedeck[ray], and ray[tune] for (e)), on a local Ray runtime of 2 CPUs started
+  before any timing:
+  (d) tunedeck: `Sweep` + `RayExecutor` (engine/execution/ray_executor.py), parallel = 2, its two warm
+      actors started before the clock; the events come back to this process, which records them;
+  (e) Ray Tune's own `Tuner` (num_samples, max_concurrent_trials 2, one CPU a trial, its random
+      search) on the same objective, trained through the same engine function.
+  For (a), (d) and (e) it prints the overhead per trial: wall * 2 / trials less the mean time of one
+  trial trained bare in this process (measured first), i.e. what each slot spends per trial on
+  anything but training it.
 
 Fairness: the process executor's children are started and warmed (torch imported) before any
 timing, and one untimed warm-up round runs all three first, so neither side pays torch's import or
@@ -81,21 +90,9 @@ def optuna_threads(base: Any, trials: int, n_jobs: int) -> tuple[float, int, flo
     """(seconds, completed trials, best val_loss) of Optuna's own optimize() with n_jobs threads."""
     import optuna
 
-    from engine.events import EpochEnded, TrialFinished
-    from engine.training.loop import train
-
     def objective(trial: optuna.Trial) -> float:
         updates = {key: trial.suggest_float(key, low, high, log=log) for key, (low, high, log) in SPACE.items()}
-        config = base.with_updates(updates)
-        best, finished = math.inf, None
-        for event in train(config):
-            if isinstance(event, EpochEnded) and math.isfinite(event.val_loss):
-                best = min(best, event.val_loss)
-            elif isinstance(event, TrialFinished):
-                finished = event
-        if finished is None or not finished.state.has_results or not math.isfinite(best):
-            return math.nan  # Optuna records the trial as failed, as tunedeck's sweep does
-        return best
+        return best_val_loss(base.with_updates(updates))  # NaN: Optuna records it failed, as tunedeck's sweep does
 
     started = time.perf_counter()
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=SEED))
@@ -103,6 +100,98 @@ def optuna_threads(base: Any, trials: int, n_jobs: int) -> tuple[float, int, flo
     seconds = time.perf_counter() - started
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return seconds, len(completed), study.best_value if completed else math.nan
+
+
+def best_val_loss(config: Any) -> float:
+    """The objective every side trains: the best val_loss of one trial through the engine's own loop (NaN
+    when it did not finish with results)."""
+    from engine.events import EpochEnded, TrialFinished
+    from engine.training.loop import train
+
+    best, finished = math.inf, None
+    for event in train(config):
+        if isinstance(event, EpochEnded) and math.isfinite(event.val_loss):
+            best = min(best, event.val_loss)
+        elif isinstance(event, TrialFinished):
+            finished = event
+    if finished is None or not finished.state.has_results or not math.isfinite(best):
+        return math.nan
+    return best
+
+
+def bare_trial_seconds(base: Any, count: int = 4) -> float:
+    """Mean seconds of one trial trained bare in this process (one torch thread), points drawn as a sweep's."""
+    import random
+
+    rng = random.Random(SEED)
+    started = time.perf_counter()
+    for _ in range(count):
+        updates = {key: math.exp(rng.uniform(math.log(low), math.log(high))) if log else rng.uniform(low, high)
+                   for key, (low, high, log) in SPACE.items()}
+        best_val_loss(base.with_updates(updates))
+    return (time.perf_counter() - started) / count
+
+
+def ray_tune(trials: int, workdir: Path) -> tuple[float, int, float]:
+    """(seconds, completed trials, best val_loss) of Ray Tune's Tuner on the same objective, 2 at a time."""
+    from ray import tune
+
+    def trainable(config: dict) -> dict:
+        import torch
+
+        from engine.config.groups import Config
+
+        torch.set_num_threads(1)
+        return {"val_loss": best_val_loss(Config.from_dict(BASE).with_updates(config))}
+
+    space = {key: (tune.loguniform if log else tune.uniform)(low, high) for key, (low, high, log) in SPACE.items()}
+    tuner = tune.Tuner(tune.with_resources(trainable, {"cpu": 1}), param_space=space,
+                       tune_config=tune.TuneConfig(num_samples=trials, max_concurrent_trials=PARALLEL,
+                                                   metric="val_loss", mode="min"),
+                       run_config=tune.RunConfig(storage_path=str(workdir / "tune"), name=f"t{time.monotonic_ns()}",
+                                                 verbose=0))
+    started = time.perf_counter()
+    results = tuner.fit()
+    seconds = time.perf_counter() - started
+    done = [r for r in results if r.error is None and r.metrics and math.isfinite(r.metrics.get("val_loss", math.nan))]
+    best = min((r.metrics["val_loss"] for r in done), default=math.nan)
+    return seconds, len(done), best
+
+
+def ray_rounds(base: Any, trials: int, rounds: int, workdir: Path, a_runs: list[float], bare: float) -> None:
+    """(d) and (e) on a local Ray runtime of PARALLEL CPUs, each round; then the overheads beside (a)'s."""
+    from engine.execution.ray_connect import connect, shutdown
+    from engine.execution.ray_executor import RayExecutor
+
+    started = time.perf_counter()
+    connect(num_cpus=PARALLEL)
+    print(f"local Ray runtime ({PARALLEL} CPUs, 127.0.0.1, no dashboard) started in "
+          f"{time.perf_counter() - started:.1f} s, before any timing", flush=True)
+    d_runs, e_runs = [], []
+    try:
+        for r in range(1, rounds + 1):
+            executor = RayExecutor()
+            try:
+                executor.prewarm(PARALLEL, wait=180)  # its actors import torch before the clock, as (a)'s children
+                if r == 1:  # untimed, as (a)'s warm-up round
+                    tunedeck_sweep(base, WARM_UP_TRIALS, PARALLEL, executor, workdir)
+                d, d_done, d_best = tunedeck_sweep(base, trials, PARALLEL, executor, workdir)
+            finally:
+                executor.shutdown()  # its actors give their CPUs back to Tune
+            if r == 1:
+                ray_tune(WARM_UP_TRIALS, workdir)  # untimed
+            e, e_done, e_best = ray_tune(trials, workdir)
+            d_runs.append(d)
+            e_runs.append(e)
+            print(f"ray round {r}: (d) tunedeck RayExecutor {d:.2f}s, (e) Ray Tune Tuner {e:.2f}s; best val_loss "
+                  f"{d_best:.4f} / {e_best:.4f}, trials completed {d_done} / {e_done}", flush=True)
+    finally:
+        shutdown()
+    print(f"one trial trained bare here: {bare:.2f} s; overhead per trial = wall * {PARALLEL} / trials - that:")
+    for label, runs in (("(a) tunedeck ProcessExecutor", a_runs), ("(d) tunedeck RayExecutor", d_runs),
+                        ("(e) Ray Tune Tuner", e_runs)):
+        wall = statistics.median(runs)
+        print(f"  {label:<30} median wall {wall:>7.2f} s, overhead per trial {wall * PARALLEL / trials - bare:>6.2f} s")
 
 
 class OtherLoad:
@@ -148,6 +237,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=None, help="trials per sweep (default 32; 8 with --quick)")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 8 trials, 1 round")
+    parser.add_argument("--ray", action="store_true", help="also (d) the Ray executor and (e) Ray Tune's Tuner")
     args = parser.parse_args()
     trials = args.trials if args.trials is not None else (8 if args.quick else 32)
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
@@ -204,6 +294,8 @@ def main() -> int:
                 effs.append(c / (PARALLEL * a))
                 print(f"{r:<6} {a:>8.2f}s {b:>10.2f}s {c:>8.2f}s {a / b:>6.2f} {effs[-1]:>6.2f}   {others:>15}   "
                       f"{a_best:.4f} / {b_best:.4f} / {c_best:.4f}, {a_done} / {b_done} / {c_done}", flush=True)
+            if args.ray:
+                ray_rounds(base, trials, rounds, workdir, a_runs, bare_trial_seconds(base))
     finally:
         executor.shutdown()
     print(f"median  {statistics.median(a_runs):>7.2f}s {statistics.median(b_runs):>10.2f}s "

@@ -69,11 +69,12 @@ class EpochEnded:
 class Summary:
     best_epoch: int | None = None
     best_val_loss: float | None = None
-    best_val_acc: float | None = None
+    val_acc_at_best: float | None = None  # the meaning of each name: engine.metric_names
     test_loss: float | None = None
     test_acc: float | None = None
     epochs_run: int = 0
     steps: int = 0
+    max_val_acc: float | None = None  # last, so that positional construction stays as it was
 
     @classmethod
     def of(cls, record: object) -> Summary:
@@ -82,7 +83,8 @@ class Summary:
         return cls(**{**values, "epochs_run": values["epochs_run"] or 0, "steps": values["steps"] or 0})
 
 
-# The one definition of a trial's summary columns: the store's row, the trial table and the CLI use these.
+# The one definition of a trial's summary columns: the store's row, the trial table and the CLI use these
+# (what each means: engine.metric_names.MEANINGS).
 SUMMARY_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Summary))
 INTEGER_SUMMARY_COLUMNS = frozenset(f.name for f in fields(Summary) if str(f.type).startswith("int"))
 

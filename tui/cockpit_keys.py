@@ -43,12 +43,16 @@ COCKPIT_BINDINGS: list[BindingType] = [
             tooltip="stop the sweep: its running trials are cancelled"),
     Binding("R,shift+r", "resume_sweep", "Resume sweep", show=False,
             tooltip="resume the highlighted trial's sweep, or the newest stopped or interrupted one"),
+    Binding("i", "enqueue_sweep", "Into sweep", show=False,
+            tooltip="send the form's config into the running sweep: its searched knobs run next"),
     Binding("a", "analysis", "Analysis", show=False,
             tooltip="the sweep's analysis: importance, each knob against the objective"),
     Binding("v", "compare", "Compare", show=False,
             tooltip="compare two selected trials: the knobs that differ, curves overlaid"),
     Binding("e", "export", "Export", tooltip="export the table as filtered and sorted (CSV, Parquet, JSON, Markdown)"),
     Binding("c", "clone", "Clone", tooltip="clone the highlighted trial's config into the form"),
+    Binding("L,shift+l", "lr_find", "LR probe", show=False,
+            tooltip="learning-rate probe on the form's config: loss against the rate, Enter puts the suggestion into optim.lr"),
     Binding("u", "resume_trial", "Resume trial", show=False,
             tooltip="resume the highlighted interrupted or cancelled trial from its last checkpoint"),
     Binding("l", "toggle_log", "Log y", show=False, tooltip="plot: log scale for y"),
@@ -62,6 +66,8 @@ COCKPIT_BINDINGS: list[BindingType] = [
     Binding("minus", "parallel(-1)", "Fewer at once", show=False, tooltip=_MORE_OR_FEWER),
     Binding("ctrl+down", "parallel(-1)", "Fewer at once", show=False, priority=True, tooltip=_MORE_OR_FEWER),
     Binding("f2", "toggle_pane", "Form/Monitor", show=False, tooltip="form or monitor, on a small terminal"),
+    Binding("d", "devices", "Devices", show=False,
+            tooltip="the device panel: each GPU's memory, load, temperature, power and trials; CPUs, memory, Ray nodes"),
 ]
 
 
@@ -92,11 +98,11 @@ COCKPIT_BINDINGS = with_alt_twins(COCKPIT_BINDINGS) + TABLE_ANYWHERE
 
 # Where each cockpit key is listed in the help and the palette; the table's keys follow Trials.
 KEY_GROUPS: dict[str, tuple[str, ...]] = {
-    "Trials": ("start_trial", "stop_trial", "resume_trial", "parallel(1)", "parallel(-1)", "clone", "export"),
-    "Sweeps": ("sweep", "pause_sweep", "stop_sweep", "resume_sweep", "analysis", "compare"),
+    "Trials": ("start_trial", "stop_trial", "resume_trial", "parallel(1)", "parallel(-1)", "clone", "lr_find", "export"),
+    "Sweeps": ("sweep", "pause_sweep", "stop_sweep", "resume_sweep", "enqueue_sweep", "analysis", "compare"),
     "Plot": ("toggle_log", "cycle_metric", "toggle_steps"),
     "Presets": ("open_preset", "save_preset"),
-    "Panes": ("switch_focus", "toggle_pane", "find_knob"),
+    "Panes": ("switch_focus", "toggle_pane", "find_knob", "devices"),
 }
 
 COCKPIT_ACTION_NAMES = frozenset(b.action.split("(")[0] for b in COCKPIT_BINDINGS if isinstance(b, Binding))

@@ -15,14 +15,15 @@ from typing import Any, Literal, TypeVar
 import polars as pl
 
 from engine.events import TrialState
+from engine.metric_names import BEST_VAL_LOSS, MAX_VAL_ACC, SHORT_LABELS, TEST_ACC, VAL_ACC_AT_BEST
 from engine.tables.formatting import fmt_duration
 from engine.tables.frames import varying_columns
 
 Kind = Literal["int", "float", "bool", "str", "duration"]
 
 LEAD_COLUMNS: tuple[str, ...] = ("id", "state", "name")
-RESULT_COLUMNS: tuple[str, ...] = ("best_val_loss", "best_val_acc", "test_acc", "epochs_run", "duration_s")
-LABELS: dict[str, str] = {"epochs_run": "epochs", "duration_s": "duration"}
+RESULT_COLUMNS: tuple[str, ...] = (BEST_VAL_LOSS, VAL_ACC_AT_BEST, MAX_VAL_ACC, TEST_ACC, "epochs_run", "duration_s")
+LABELS: dict[str, str] = {**SHORT_LABELS, "duration_s": "duration"}
 MAX_WIDTHS: dict[str, int] = {"name": 24}
 DEFAULT_MAX_WIDTH = 16
 NULL = "-"

@@ -22,6 +22,9 @@ class RunConfig:
                            choices=("both", "last", "best", "none"))
     checkpoint_every: float = knob(30.0, "Write a checkpoint at most every N seconds (0: every epoch)", FLOAT,
                                    low=0.0, high=86_400.0)
+    gpus_per_trial: float = knob(1.0, "GPUs each trial takes: below 1 packs trials onto one GPU (0.5: two per GPU) "
+                                 "before the next GPU is used", FLOAT, low=0.0, low_open=True, high=1.0,
+                                 applies=lambda c: c.run.device == "auto" or c.run.device.startswith("cuda"))
     keep_best: int = knob(0, "Keep the best checkpoint of only the K best trials of a sweep; 0: of all", INT,
                           low=0, high=1_000_000)
 

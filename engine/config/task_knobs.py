@@ -4,7 +4,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.config.consistency import BUILTIN_TASKS, CSV_TASKS, SCRIPT_TASK
+from engine.config.consistency import (
+    BUILTIN_TASKS,
+    CSV_TASKS,
+    SCRIPT_TASK,
+    SEQUENCE_VECTORIZERS,
+    VECTORIZERS,
+)
 from engine.config.knobs import BOOL, CHOICE, FLOAT, INT, STR, STR_LIST, TABLE, knob
 
 _PLUGIN_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")
@@ -20,6 +26,16 @@ def is_plugin(task_name: str) -> bool:
 
 def _task_in(*names: str):
     return lambda c: c.task.name in names
+
+
+def _vectorizer_in(*names: str):
+    return lambda c: c.task.name == "text-csv" and c.task.vectorizer in names
+
+
+def _counts_tokens(c) -> bool:
+    """min_freq applies unless the n-grams are hashed (every n-gram then has a bucket)."""
+    return c.task.name == "text-csv" and not (c.task.vectorizer == "char-ngrams" and c.task.hash_buckets > 0)
+
 
 
 @dataclass(frozen=True)
@@ -44,10 +60,22 @@ class TaskConfig:
     label_column: str = knob("label", "Column holding the class label", STR, applies=_task_in("text-csv"))
     split_column: str = knob("", "Column with train/val/test per row; empty: seeded 70/15/15 split by label",
                              STR, applies=_task_in(*CSV_TASKS))
-    vectorizer: str = knob("bow", "bow: words; char-bow: characters; char-matrix: one-hot matrix for a CNN",
-                           CHOICE, choices=("bow", "char-bow", "char-matrix"), applies=_task_in("text-csv"))
+    vectorizer: str = knob("bow", "bow: words; char-bow: characters; char-matrix: one-hot matrix for a CNN; "
+                           "char-seq, word-seq: index sequences for rnn or embedding_bag; char-ngrams: character "
+                           "n-grams (a bag for the mlp, index lists for embedding_bag)",
+                           CHOICE, choices=VECTORIZERS, applies=_task_in("text-csv"))
     min_freq: int = knob(1, "Tokens seen fewer times than this in train become <unk>", INT, low=1,
-                         high=1_000_000, applies=_task_in("text-csv"))
+                         high=1_000_000, applies=_counts_tokens)
+    max_length: int = knob(0, "Tokens kept per text (longer texts are cut); 0: the 95th percentile of the train "
+                           "split's lengths", INT, low=0, high=1_000_000,
+                           applies=_vectorizer_in(*SEQUENCE_VECTORIZERS))
+    ngram_min: int = knob(1, "Shortest character n-gram (the text is framed by a start and an end mark)", INT, low=1,
+                          high=20, applies=_vectorizer_in("char-ngrams"))
+    ngram_max: int = knob(3, "Longest character n-gram; >= task.ngram_min", INT, low=1, high=20,
+                          applies=_vectorizer_in("char-ngrams"))
+    hash_buckets: int = knob(0, "0: a vocabulary of the train split's n-grams (task.min_freq); N: every n-gram hashed "
+                             "(CRC-32, the same in every process) into N buckets", INT, low=0, high=16_777_216,
+                             applies=_vectorizer_in("char-ngrams"))
     lowercase: bool = knob(True, "Lower-case text before building the vocabulary", BOOL,
                            applies=_task_in("text-csv"))
     target_column: str = knob("target", "Column to predict", STR, applies=_task_in("table-csv"))

@@ -64,14 +64,16 @@ class Batcher:
 
 
 def run_in_this_thread(store_path: Path, trial_id: int, config: Config, cancel: threading.Event,
-                       flush: Callable[[list[Event]], None], judge: Judge | None = None) -> TrialFinished:
-    """Train a queued trial here, recording it in the store; shared by both executors."""
+                       flush: Callable[[list[Event]], None], judge: Judge | None = None,
+                       **run_options: Any) -> TrialFinished:
+    """Train a queued trial here, recording it in the store; shared by every executor (`run_options` go to
+    TrialRun: the Ray executor's `source` and `claim`, whose loop runs on a cluster node)."""
     from engine.execution.runner import TrialRun
     from engine.store import Store
 
     batcher = Batcher(flush)
     with Store(store_path) as store:
-        run = TrialRun(store, config, cancel=cancel, trial_id=trial_id)
+        run = TrialRun(store, config, cancel=cancel, trial_id=trial_id, **run_options)
         try:
             for event in run:
                 batcher.add(event)

@@ -20,9 +20,14 @@ from engine.states import TrialState
 from engine.store import Store
 from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.tasks.base import TaskData
-from engine.training.checkpoint import LAST, Checkpointer
+from engine.training.checkpoint import LAST, Checkpointer, Write
+from engine.training.device import gpu_facts, peak_memory_facts, reset_peak_memory
 from engine.training.environment import environment
 from engine.training.loop import Setup, train
+
+# Trains the trial somewhere else and yields its events: given the run (its config, cancel signal, store and
+# checkpoint writer) and the checkpoint payload to resume from (engine.execution.ray_executor).
+Source = Callable[["TrialRun", "dict[str, Any] | None"], Iterator[Event]]
 
 
 class TrialRun:
@@ -45,7 +50,8 @@ class TrialRun:
     def __init__(self, store: Store, config: Config, *, cancel: threading.Event | None = None,
                  data: TaskData | None = None, setup: Setup | None = None, failed: TrialFinished | None = None,
                  sweep_id: int | None = None, trial_id: int | None = None,
-                 claim: Callable[[TrialStarted, dict[str, Any]], None] | None = None) -> None:
+                 claim: Callable[[TrialStarted, dict[str, Any]], None] | None = None,
+                 source: Source | None = None) -> None:
         self.store = store
         self.config = config
         self.cancel = cancel or threading.Event()
@@ -53,6 +59,7 @@ class TrialRun:
         self.setup = setup
         self.failed = failed  # a prepare that failed already: recorded as it is, not tried again
         self.claim = claim
+        self.source = source  # the loop runs elsewhere (a Ray actor) and its events come from there
         self.trial_id = trial_id if trial_id is not None else store.create_trial(config, sweep_id=sweep_id)
         self.finished: TrialFinished | None = None
         self.resumed_from: int | None = None
@@ -77,22 +84,32 @@ class TrialRun:
         return payload
 
     def _checkpointer(self) -> Checkpointer | None:
-        run = self.config.run
-        if run.checkpoint == "none":
+        write = self.checkpoint_writer()
+        return None if write is None else Checkpointer(self.config.run.checkpoint, self.config.run.checkpoint_every,
+                                                       write)
+
+    def checkpoint_writer(self) -> Write | None:
+        """Where this trial's checkpoint payloads go: files beside the store, recorded in it (None: run.checkpoint
+        is none). A remote trainer's payloads come back to this writer, so the head can always read them."""
+        if self.config.run.checkpoint == "none":
             return None
         files = CheckpointFiles(self.store, self.trial_id, warn=lambda text: print(
             f"tunedeck: trial {self.trial_id}: {text}", file=sys.stderr, flush=True))
-        return Checkpointer(run.checkpoint, run.checkpoint_every, files.write)
+        return files.write
 
     def __iter__(self) -> Iterator[Event]:
         beating = threading.Event()
         try:
             resume = self._resume_point()
-            events = (iter([self.failed]) if self.failed is not None else
+            events = (iter([self.failed]) if self.failed is not None else self.source(self, resume)
+                      if self.source is not None else
                       train(self.config, self.cancel, self.data, self.setup, self._checkpointer(), resume))
+            device = ""  # the trial's, once it started: its GPU's peak memory is noted when it ends
             for event in events:
                 if isinstance(event, TrialStarted):
-                    env = environment(event.device, self.config)
+                    device = event.device if self.source is None else ""  # a remote trainer's GPU is not ours
+                    env = {**environment(event.device, self.config), **gpu_facts(device)}
+                    reset_peak_memory(device)
                     if self.claim is not None:
                         self.claim(event, env)
                     else:
@@ -101,6 +118,9 @@ class TrialRun:
                         self.store.note_resume(self.trial_id, self.resumed_from, self._earlier_resumes)
                     _start_heartbeat(self.store, self.trial_id, beating)
                 else:
+                    peak = peak_memory_facts(device) if isinstance(event, TrialFinished) else {}
+                    if peak:
+                        self.store.note_run_info(self.trial_id, peak)
                     self.store.record(self.trial_id, event)
                 if isinstance(event, TrialFinished):
                     self.finished = event

@@ -15,6 +15,7 @@ resolve to another file); the trial then starts in a new child that imports the 
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 import signal
@@ -35,6 +36,7 @@ __all__ = ["PARENT_GONE_GRACE", "POLL_SECONDS", "ProcessExecutor", "prepare_mult
 
 _CONTEXT = multiprocessing.get_context("spawn")
 POLL_SECONDS = 0.05
+_SPAWNING = threading.Lock()
 
 
 def prepare_multiprocessing() -> None:
@@ -55,8 +57,10 @@ _KILLED_FROM_OUTSIDE = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGHUP,
 
 
 class _Worker:
-    def __init__(self, log_path: str | None, env: dict[str, str], gpu: Gpu | None = None) -> None:
+    def __init__(self, log_path: str | None, env: dict[str, str], gpu: Gpu | None = None,
+                 share: float | None = None) -> None:
         self.gpu = gpu
+        self.share = share  # the part of `gpu` it was placed for (`run.gpus_per_trial`); None: not placed
         # The plugin files the child has imported and their hashes, as it reported after its last trial
         # (None: it could not tell), and the working directory that trial ran in.
         self.code: dict[str, str | None] | None = {}
@@ -66,18 +70,19 @@ class _Worker:
         if gpu is not None:
             env = {**env, **Placement.env_for(gpu)}
         self.conn, child_conn = _CONTEXT.Pipe(duplex=True)
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)  # a spawned child takes the environment as it is at start()
-        try:
-            self.process = _CONTEXT.Process(target=child_main, args=(child_conn, log_path), daemon=True,
-                                            name="tunedeck-trainer")
-            self.process.start()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        with _SPAWNING:  # two spawns at once (two trainers re-placed for a trial's share) would mix their env
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)  # a spawned child takes the environment as it is at start()
+            try:
+                self.process = _CONTEXT.Process(target=child_main, args=(child_conn, log_path), daemon=True,
+                                                name="tunedeck-trainer")
+                self.process.start()
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
         child_conn.close()
 
     def wait_ready(self, timeout: float) -> bool:
@@ -126,7 +131,10 @@ class _Worker:
 class ProcessExecutor:
     """Trains each trial in a warm child process; idle children are kept for the next trial.
 
-    With a `placement` (GPUs found on the machine), each child is pinned to one GPU when it starts.
+    With a `placement` (GPUs found on the machine), each child is pinned to one GPU when it starts, placed
+    for the share of a GPU (`run.gpus_per_trial`) of the trial it starts for (the placement's own when
+    prewarmed). Placement happens once per child, before a trial is known: a trial whose share differs
+    from every idle child's retires one of them and starts a child placed for its share.
     """
 
     def __init__(self, *, log_path: str | None = None, env: dict[str, str] | None = None,
@@ -157,31 +165,43 @@ class ProcessExecutor:
             if wait > 0:
                 worker.wait_ready(max(0.0, deadline - time.monotonic()))
 
-    def _acquire(self, cwd: str) -> _Worker:
-        """An idle child whose imported code is still what is on disk, or a new one; a stale child is
-        retired (its GPU released first, so that its successor may take it)."""
+    def _acquire(self, cwd: str, share: float | None = None) -> _Worker:
+        """An idle child placed for `share` whose imported code is still what is on disk, or a new one; a
+        stale child, or an idle one placed for another share when none fits, is retired (its GPU released
+        first, so that its successor may take it)."""
+        share = self._placement.share if self._placement is not None and share is None else share
+        misplaced: list[_Worker] = []
         with self._lock:
             if self._closed:
                 raise RuntimeError("executor is shut down")
-            worker = None
-            while self._idle and worker is None:
-                candidate = self._idle.pop()
-                if candidate.process.is_alive():
-                    worker = candidate
-                else:
-                    self._retire(candidate, 0)
-            if worker is None:
-                worker = self._new_worker()
+            for dead in [w for w in self._idle if not w.process.is_alive()]:
+                self._idle.remove(dead)
+                self._retire(dead, 0)
+            fitting = [w for w in self._idle if self._placed_for(w, share)]
+            worker = fitting[-1] if fitting else None
+            if worker is not None:
+                self._idle.remove(worker)
+            else:
+                if self._idle:  # placed for another share: make room for one placed for this trial's
+                    misplaced = self._take_out(self._idle[:1])
+                worker = self._new_worker(share)
             self._busy.add(worker)
-            if worker.code == {}:  # new, or it imported no plugin: nothing to compare
-                return worker
+        for old in misplaced:
+            old.stop(5.0)
+        if worker.code == {}:  # new, or it imported no plugin: nothing to compare
+            return worker
         if worker.stale_reason(cwd) is None:  # hashing a few small files, outside the lock
             return worker
         self._drop([worker])
         try:
-            return self._acquire(cwd)
+            return self._acquire(cwd, share)
         finally:
             worker.stop(5.0)  # it exits at once (idle), joined while its successor starts
+
+    def _placed_for(self, worker: _Worker, share: float | None) -> bool:
+        """Whether `worker` may run a trial that takes `share` of a GPU (always, without a placement)."""
+        return self._placement is None or (worker.share is not None and share is not None
+                                           and math.isclose(worker.share, share))
 
     def retire_stale(self, cwd: str | None = None) -> int:
         """Retire the idle children whose imported plugin code changed on disk (or that imported it from
@@ -201,28 +221,35 @@ class ProcessExecutor:
         """Take children out of service (those still idle or busy here), their GPUs released at once so
         that a successor may take them, and ask them to exit; the ones taken out."""
         with self._lock:
-            dropped = [w for w in workers if w in self._busy or w in self._idle]
-            for worker in dropped:
-                self._busy.discard(worker)
-                if worker in self._idle:
-                    self._idle.remove(worker)
-                if self._placement is not None and worker.gpu is not None:
-                    self._placement.release(worker.gpu)
-                    worker.gpu = None
+            return self._take_out(workers)
+
+    def _take_out(self, workers: list[_Worker]) -> list[_Worker]:
+        """`_drop` with the lock held."""
+        dropped = [w for w in workers if w in self._busy or w in self._idle]
+        for worker in dropped:
+            self._busy.discard(worker)
+            if worker in self._idle:
+                self._idle.remove(worker)
+            self._unplace(worker)
         for worker in dropped:
             worker.ask_to_exit()
         return dropped
 
-    def _new_worker(self) -> _Worker:
+    def _new_worker(self, share: float | None = None) -> _Worker:
         """Called with the lock held."""
-        gpu = self._placement.acquire() if self._placement else None
-        return _Worker(self._log_path, self._env, gpu)
+        if self._placement is None:
+            return _Worker(self._log_path, self._env)
+        share = self._placement.share if share is None else share
+        return _Worker(self._log_path, self._env, self._placement.acquire(share), share)
+
+    def _unplace(self, worker: _Worker) -> None:
+        if self._placement is not None and worker.gpu is not None:
+            self._placement.release(worker.gpu, worker.share)
+            worker.gpu = None
 
     def _retire(self, worker: _Worker, timeout: float) -> None:
         worker.stop(timeout)
-        if self._placement is not None and worker.gpu is not None:
-            self._placement.release(worker.gpu)
-            worker.gpu = None
+        self._unplace(worker)
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         with self._lock:
@@ -243,7 +270,7 @@ class ProcessExecutor:
             sink: Sink, *, judge: Judge | None = None, threads: int | None = None) -> TrialFinished:
         started = time.monotonic()
         cwd = os.getcwd()
-        worker = self._acquire(cwd)
+        worker = self._acquire(cwd, config.run.gpus_per_trial)
         token = f"{os.getpid()}-{next(self._tokens)}"
         worker.conn.send(("run", token, trial_id, config.to_dict(), str(Path(store_path).resolve()), cwd,
                           judge is not None, threads))
@@ -315,10 +342,8 @@ class ProcessExecutor:
             worker.ask_to_exit()  # all at once: each takes about a second to wind down
         for worker in workers:
             worker.stop(2.0)
-        if self._placement is not None:
-            for worker in workers:
-                if worker.gpu is not None:
-                    self._placement.release(worker.gpu)
+        for worker in workers:
+            self._unplace(worker)
 
 
 def _summary_from(store: Any, trial_id: int) -> Summary:

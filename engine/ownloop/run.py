@@ -223,9 +223,9 @@ class Run:
                     self._finished = final
                     book = self._book
                     progress = book.progress()
-                    summary = Summary(progress.best_epoch, progress.best_val_loss, progress.best_val_acc,
+                    summary = Summary(progress.best_epoch, progress.best_val_loss, progress.val_acc_at_best,
                                       book.tests.get("test_loss"), book.tests.get("test_acc"), progress.epochs_run,
-                                      progress.steps)
+                                      progress.steps)  # max_val_acc: the store keeps it as the rows come in
                 self.store.record(self.trial_id, TrialFinished(final, why, summary,
                                                                time.perf_counter() - self._started, error))
                 self.commits += 1
@@ -245,8 +245,8 @@ class Run:
         epochs = f"{progress.epochs_run} epoch{'s' if progress.epochs_run != 1 else ''}"
         if progress.best_val_loss is not None:
             best = f"; best val_loss {progress.best_val_loss:.4g} at epoch {progress.best_epoch}"
-        elif progress.best_val_acc is not None:
-            best = f"; best val_acc {progress.best_val_acc:.4f} at epoch {progress.best_epoch}"
+        elif progress.val_acc_at_best is not None:  # no val_loss: the best epoch is the most accurate one
+            best = f"; best val_acc {progress.val_acc_at_best:.4f} at epoch {progress.best_epoch}"
         else:
             best = ""
         return TrialState.COMPLETED, f"the script ended after {epochs}{best}"

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from engine.metric_names import MAX_VAL_ACC
+from engine.store.schema import MAX_VAL_ACC_OF_ROWS
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,18 @@ class CheckpointRecords:
             info["resumed"] = [*earlier, {"epoch": epoch, "at": time.time()}]
             conn.execute("UPDATE trials SET run_info_json = ? WHERE id = ?", (json.dumps(info), trial_id))
 
+    def note_run_info(self, trial_id: int, facts: Mapping[str, object]) -> None:
+        """Add facts known only as a trial ends (its peak GPU memory) to the run info that start_trial wrote."""
+        with self._write() as conn:
+            row = conn.execute("SELECT run_info_json FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            info = json.loads(row[0] or "{}") if row is not None else {}
+            conn.execute("UPDATE trials SET run_info_json = ? WHERE id = ?", (json.dumps({**info, **facts}), trial_id))
+
     def rewind(self, trial_id: int, epoch: int, step: int) -> None:
         """Before a trial resumes from its checkpoint of `epoch`: forget what it logged after it (the
-        resumed run logs those epochs again, the same values on a CPU), so its history has no seam."""
+        resumed run logs those epochs again, the same values on a CPU), so its history has no seam. The
+        highest val_acc is taken again from the epochs kept (NULL when none is)."""
         with self._write() as conn:
             conn.execute("DELETE FROM metrics WHERE trial_id = ? AND epoch > ?", (trial_id, epoch))
-            conn.execute("UPDATE trials SET epochs_run = ?, steps = ? WHERE id = ?", (epoch, step, trial_id))
+            conn.execute(f"UPDATE trials SET epochs_run = ?, steps = ?, {MAX_VAL_ACC} = {MAX_VAL_ACC_OF_ROWS} "
+                         "WHERE id = ?", (epoch, step, trial_id))

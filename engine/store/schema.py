@@ -12,13 +12,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import StoreError
+from engine.metric_names import EPOCH_METRICS as EPOCH_METRICS  # re-exported: engine.store.reads and others
+from engine.metric_names import MAX_VAL_ACC, VAL_ACC, VAL_ACC_AT_BEST
 from engine.states import TrialState
 
-SCHEMA_VERSION = 5  # 2 the sweeps table; 3 heartbeats, change counters, commands, the supervisor row;
-#                    4 checkpoints and a trial's note; 5 a stop request to a trial's own script
+SCHEMA_VERSION = 6  # 2 the sweeps table; 3 heartbeats, change counters, commands, the supervisor row;
+#                    4 checkpoints and a trial's note; 5 a stop request to a trial's own script;
+#                    6 max_val_acc added (engine.metric_names)
 APP_NAME = "tunedeck"
-EPOCH_METRICS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds")
 STEP_METRIC = "step_loss"
+
+# A summary name whose SQL column keeps an older name (the one place that maps them). Version 6 named the
+# concept val_acc_at_best (engine.metric_names) but left the column as it was: renaming it would break an older
+# tunedeck still writing to the store (a supervisor or run started before the upgrade), and the column always
+# held this value, the val_acc at the monitored metric's best epoch. Records, tables and exports use the name.
+SQL_NAMES: dict[str, str] = {VAL_ACC_AT_BEST: "best_val_acc"}
+
+
+def sql_column(name: str) -> str:
+    """The trials table's column that holds the summary value `name`."""
+    return SQL_NAMES.get(name, name)
+
 
 TRIAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -43,7 +57,7 @@ TRIAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("device", "TEXT"),
     ("best_epoch", "INTEGER"),
     ("best_val_loss", "REAL"),
-    ("best_val_acc", "REAL"),
+    (sql_column(VAL_ACC_AT_BEST), "REAL"),
     ("test_loss", "REAL"),
     ("test_acc", "REAL"),
     ("epochs_run", "INTEGER NOT NULL DEFAULT 0"),
@@ -53,6 +67,7 @@ TRIAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rev", "INTEGER NOT NULL DEFAULT 0"),  # the store-wide change counter when the row last changed
     ("note", "TEXT"),  # the latest warning while it ran (a checkpoint skipped for want of disk space, ...)
     ("stop_request", "TEXT"),  # JSON {"state", "reason"}: asked of a script trial (its run.should_stop())
+    (MAX_VAL_ACC, "REAL"),  # last: where version 6's upgrade adds it
 )
 # Every column but the counter itself and the heartbeat (which changes nothing a reader shows).
 WATCHED_COLUMNS = tuple(n for n, _ in TRIAL_COLUMNS if n not in ("id", "rev", "heartbeat"))
@@ -140,7 +155,7 @@ class TrialRecord:
     device: str | None
     best_epoch: int | None
     best_val_loss: float | None
-    best_val_acc: float | None
+    val_acc_at_best: float | None  # what each summary name means: engine.metric_names
     test_loss: float | None
     test_acc: float | None
     epochs_run: int
@@ -149,6 +164,7 @@ class TrialRecord:
     heartbeat: float | None = None
     note: str | None = None
     stop_request: dict[str, Any] | None = field(default=None, hash=False)
+    max_val_acc: float | None = None
 
 
 def prepare(conn: sqlite3.Connection, path: str, *, read_only: bool = False) -> bool:
@@ -205,8 +221,13 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
         conn.execute(CHECKPOINTS_DDL)
     if version < 5:
         _add_trial_column(conn, "stop_request")
-        for statement in CHANGE_DDL[3:]:  # the triggers watch every column, the newest too
+    if version < 6:
+        triggers = CHANGE_DDL[3:]  # they name every watched column: made again once the columns are final
+        for statement in triggers:
             conn.execute("DROP TRIGGER IF EXISTS " + statement.split()[5])
+        _add_trial_column(conn, MAX_VAL_ACC)
+        conn.execute(f"UPDATE trials SET {MAX_VAL_ACC} = {MAX_VAL_ACC_OF_ROWS}")
+        for statement in triggers:
             conn.execute(statement)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
@@ -230,6 +251,17 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+# The highest val_acc among a trial's stored epochs (NULL without one), in an `UPDATE trials` statement.
+MAX_VAL_ACC_OF_ROWS = (f"(SELECT MAX(value) FROM metrics WHERE metrics.trial_id = trials.id AND metric = '{VAL_ACC}' "
+                       "AND value IS NOT NULL)")
+
+
+def keep_max(column: str) -> str:
+    """`column = ` the larger of its value and a new one (two `?` parameters, both the new value; a None
+    leaves it): a best-of-all-epochs column that each write may only raise."""
+    return f"{column} = MAX(COALESCE(?, {column}), COALESCE({column}, ?))"
+
+
 def record_from_row(row: sqlite3.Row, path: str) -> TrialRecord:
     """A TrialRecord from a `SELECT * FROM trials` row."""
     data = dict(zip(row.keys(), tuple(row)))
@@ -245,8 +277,8 @@ def record_from_row(row: sqlite3.Row, path: str) -> TrialRecord:
         hostname=data["hostname"] or "", env=_load_json(data["env_json"]),
         run_info=_load_json(data["run_info_json"]), problem=data["problem"], n_params=data["n_params"],
         device=data["device"], best_epoch=data["best_epoch"], best_val_loss=data["best_val_loss"],
-        best_val_acc=data["best_val_acc"], test_loss=data["test_loss"], test_acc=data["test_acc"],
+        val_acc_at_best=data[sql_column(VAL_ACC_AT_BEST)], test_loss=data["test_loss"], test_acc=data["test_acc"],
         epochs_run=data["epochs_run"] or 0, steps=data["steps"] or 0, owner=data.get("owner") or "",
         heartbeat=data.get("heartbeat"), note=data.get("note"),
-        stop_request=_load_json(data.get("stop_request")) or None,
+        stop_request=_load_json(data.get("stop_request")) or None, max_val_acc=data.get(MAX_VAL_ACC),
     )

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import StoreError
+from engine.metric_names import MAX_VAL_ACC, VAL_ACC, VAL_ACC_AT_BEST
 from engine.states import TrialState
 from engine.store.liveness import process_token
-from engine.store.schema import dump_json
+from engine.store.schema import dump_json, keep_max, sql_column
 
 MetricRow = tuple[int, int, str, float]  # epoch, step, metric, value
 _CHUNK = 200  # rows per INSERT statement: 800 parameters, under the 999 that an older SQLite allows
@@ -33,7 +34,7 @@ class ScriptProgress:
     steps: int = 0
     best_epoch: int | None = None
     best_val_loss: float | None = None
-    best_val_acc: float | None = None
+    val_acc_at_best: float | None = None
 
 
 class ScriptRunRecords:
@@ -69,13 +70,15 @@ class ScriptRunRecords:
 
     def log_script(self, trial_id: int, rows: Sequence[MetricRow], progress: ScriptProgress) -> None:
         """One batch of a script's metrics and where it stands, in one transaction (its heartbeat too)."""
+        accuracies = [value for _epoch, _step, metric, value in rows if metric == VAL_ACC]
+        most = max(accuracies) if accuracies else None
         with self._write() as conn:
             _insert_rows(conn, trial_id, rows)
             cur = conn.execute(
-                "UPDATE trials SET epochs_run = ?, steps = ?, best_epoch = ?, best_val_loss = ?, best_val_acc = ?, "
-                "heartbeat = ? WHERE id = ?",
+                f"UPDATE trials SET epochs_run = ?, steps = ?, best_epoch = ?, best_val_loss = ?, {sql_column(VAL_ACC_AT_BEST)} = ?, "
+                f"{keep_max(MAX_VAL_ACC)}, heartbeat = ? WHERE id = ?",
                 (progress.epochs_run, progress.steps, progress.best_epoch, progress.best_val_loss,
-                 progress.best_val_acc, time.time(), trial_id))
+                 progress.val_acc_at_best, most, most, time.time(), trial_id))
             if cur.rowcount == 0:
                 raise StoreError(f"no trial with id {trial_id} in {self._where}")
 

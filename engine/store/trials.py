@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import StoreError, StoreFault, StoreReadOnlyError
 from engine.events import SUMMARY_COLUMNS, EpochEnded, Event, StepLoss, TrialFinished, TrialStarted
+from engine.metric_names import MAX_VAL_ACC, VAL_ACC_AT_BEST
 from engine.states import TrialState
 from engine.store.changes import StoreChanges
 from engine.store.checkpoints import CheckpointRecords
@@ -32,8 +33,10 @@ from engine.store.schema import (
     STEP_METRIC,
     TrialRecord,
     dump_json,
+    keep_max,
     prepare,
     record_from_row,
+    sql_column,
 )
 from engine.store.script_runs import ScriptRunRecords
 from engine.store.sweeps import SweepRecords
@@ -294,22 +297,23 @@ class Store(MetricReads, SweepRecords, StoreChanges, SupervisorRecords, Checkpoi
                 "INSERT INTO metrics (trial_id, epoch, step, metric, value) VALUES (?, ?, ?, ?, ?)", rows)
             if e.improved:
                 cur = conn.execute(
-                    "UPDATE trials SET epochs_run = ?, steps = ?, best_epoch = ?, best_val_loss = ?, "
-                    "best_val_acc = ? WHERE id = ?",
-                    (e.epoch, e.step, e.epoch, e.val_loss, e.val_acc, trial_id))
+                    f"UPDATE trials SET epochs_run = ?, steps = ?, best_epoch = ?, best_val_loss = ?, "
+                    f"{sql_column(VAL_ACC_AT_BEST)} = ?, {keep_max(MAX_VAL_ACC)} WHERE id = ?",
+                    (e.epoch, e.step, e.epoch, e.val_loss, e.val_acc, e.val_acc, e.val_acc, trial_id))
             else:
-                cur = conn.execute("UPDATE trials SET epochs_run = ?, steps = ? WHERE id = ?",
-                                   (e.epoch, e.step, trial_id))
+                cur = conn.execute(f"UPDATE trials SET epochs_run = ?, steps = ?, {keep_max(MAX_VAL_ACC)} WHERE id = ?",
+                                   (e.epoch, e.step, e.val_acc, e.val_acc, trial_id))
             self._require(cur, trial_id)
 
     def _record_finish(self, trial_id: int, e: TrialFinished) -> None:
         s = e.summary
-        with self._write_with_steps(trial_id) as conn:
+        columns = [name for name in SUMMARY_COLUMNS if name != MAX_VAL_ACC]  # that one only rises: a loop
+        with self._write_with_steps(trial_id) as conn:  # resumed from an older checkpoint knows its later epochs
             cur = conn.execute(
                 "UPDATE trials SET state = ?, reason = ?, error = ?, finished_at = ?, duration_s = ?, "
-                + ", ".join(f"{name} = ?" for name in SUMMARY_COLUMNS) + " WHERE id = ?",
+                + ", ".join([*(f"{sql_column(name)} = ?" for name in columns), keep_max(MAX_VAL_ACC)]) + " WHERE id = ?",
                 (TrialState(e.state).value, e.reason, e.error, time.time(), e.seconds,
-                 *(getattr(s, name) for name in SUMMARY_COLUMNS), trial_id),
+                 *(getattr(s, name) for name in columns), s.max_val_acc, s.max_val_acc, trial_id),
             )
             self._require(cur, trial_id)
 

@@ -11,7 +11,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 IDLE_VAR = "TUNEDECK_SUPERVISOR_IDLE"
 LOCK_WAIT = 1.0  # a client's probe holds the lock for an instant; a supervisor holds it for good
@@ -22,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("store")
     parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS",
                         help=f"end after this long with nothing queued or running (default ${IDLE_VAR}, else 900)")
+    parser.add_argument("--executor", choices=("process", "ray"), default="process",
+                        help="process: warm child processes here; ray: actors on the Ray cluster (RAY_ADDRESS)")
     args = parser.parse_args(argv)
 
     from engine.supervisor.files import SupervisorFiles, take_lock
@@ -32,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     locked_at = time.time()  # clients see this supervisor from now on: their commands are for it
     files.pid.write_text(f"{os.getpid()}\n")
+    files.executor.write_text(f"{args.executor}\n")
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to hang up on; never die of one
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -49,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     placement = Placement.detect()
     # One warm child per trainer, each trial on the first one ready: a trial queued while a trainer
     # starts never waits for that one if another comes free first.
-    processes = FirstReady(lambda: ProcessExecutor(log_path=str(files.log), placement=placement))
+    processes = (_ray(log) if args.executor == "ray" else
+                 FirstReady(lambda: ProcessExecutor(log_path=str(files.log), placement=placement)))
+    if processes is None:
+        _release(files, lock)
+        return 2
     scripts = ScriptExecutor(placement=placement)  # script trials (task.name = "script") run as their own processes
     try:
         supervisor = Supervisor(files.store, ScriptRouter(processes, scripts), log=log, since=locked_at,
@@ -64,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         supervisor.serve()
     finally:
-        try:
-            files.pid.unlink()
-        except OSError:
-            pass
-        os.close(lock)
+        _release(files, lock)
     if supervisor.ended_idle and _work_left(files.store):
         # A client queued work while this one wound down: it saw the lock held and started none.
         # Checked only once the lock is released, so that either that client or this check starts one.
@@ -80,6 +85,30 @@ def main(argv: list[str] | None = None) -> int:
         except TunedeckError as exc:
             log(f"work was queued as it ended, and no supervisor could be started for it: {exc}")
     return 0
+
+
+def _ray(log: Callable[[str], None]) -> Any:
+    """The Ray executor, connected (RAY_ADDRESS, else a local runtime); None, logged, when it cannot be."""
+    from engine.errors import TunedeckError
+    from engine.execution.ray_executor import RayExecutor
+
+    executor = RayExecutor()
+    try:
+        executor.connect()
+    except TunedeckError as exc:
+        log(f"cannot supervise: {exc}")
+        return None
+    log("trials train on Ray actors (--executor ray)")
+    return executor
+
+
+def _release(files: Any, lock: int) -> None:
+    for path in (files.pid, files.executor):
+        try:
+            path.unlink()
+        except OSError:
+            pass
+    os.close(lock)
 
 
 def _work_left(store_path: Path) -> bool:

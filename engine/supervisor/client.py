@@ -19,6 +19,7 @@ from engine.store.commands import Command, SupervisorRow
 from engine.store.recovery import SUPERVISOR
 from engine.supervisor.files import SupervisorFiles, running_pid
 from engine.supervisor.launch import SupervisorError, ensure_supervisor
+from engine.sweeps.pinned import check_available, pin
 from engine.sweeps.spec import SearchSpec
 from engine.sweeps.sweep import SweepError, sweep_name
 
@@ -43,10 +44,12 @@ class SupervisorClient:
     """`launch` starts the supervisor when none runs (the detached process by default; a test may run
     one in a thread of its own instead)."""
 
-    def __init__(self, store: Store, launch: Callable[[], object] | None = None) -> None:
+    def __init__(self, store: Store, launch: Callable[[], object] | None = None, *, executor: str | None = None) -> None:
+        """`executor`: the one a supervisor started here trains with (`ray`), and that a running one must have."""
         self.store = store
         self.files = SupervisorFiles(store.path.resolve())
-        self._launch = launch or (lambda: ensure_supervisor(store.path))
+        self._executor = executor
+        self._launch = launch or (lambda: ensure_supervisor(store.path, executor=executor))
 
     # --- is it there ----------------------------------------------------------------------------
 
@@ -68,13 +71,27 @@ class SupervisorClient:
 
     def enqueue(self, config: Config) -> int:
         """Queue a trial for the supervisor (stored at once, so the table shows it); its id."""
+        self._ray_first()
         trial_id = self.store.create_trial(config, for_supervisor=True)
         self.ensure()
         return trial_id
 
+    def _ray_first(self, wanted: str | None = None) -> None:
+        """Work that must train on Ray (this client's executor, or a sweep's `executor = "ray"`): the store's
+        supervisor is started on Ray, or found running on it, before the work is stored, so that a missing
+        Ray, a wrong RAY_ADDRESS or a supervisor that trains with processes refuses it with nothing queued."""
+        if "ray" in (wanted, self._executor):
+            from engine.execution.ray_connect import check_reachable
+
+            check_reachable()
+            ensure_supervisor(self.store.path, executor="ray")
+
     def start_sweep(self, base: Config, spec: SearchSpec) -> int:
-        """Queue a sweep (its seed fixed now, so that it samples the same points wherever it runs); its id."""
-        spec = spec.with_seed()
+        """Queue a sweep (its seed and Optuna settings fixed now, so that it samples the same points wherever
+        it runs); its id. ConfigError for a strategy or pruner whose package is absent."""
+        check_available(spec)
+        spec = pin(spec, base.optim.max_epochs)
+        self._ray_first(spec.executor)
         sweep_id = self.store.create_sweep(sweep_name(base, spec), spec.to_dict(), base.to_dict(), spec.planned,
                                            for_supervisor=True)
         self.ensure()
@@ -83,6 +100,7 @@ class SupervisorClient:
     def resume_sweep(self, sweep_id: int, spec: dict | None = None) -> None:
         """Queue a stopped or interrupted sweep to go on (SweepError says why it cannot)."""
         record = self.store.sweep(sweep_id)
+        self._ray_first(record.spec.get("executor"))
         if not self.store.request_resume(sweep_id, spec):
             record = self.store.sweep(sweep_id)
             if record.state == SweepState.COMPLETED:
@@ -147,6 +165,11 @@ class SupervisorClient:
         self.store.set_supervisor_parallel(parallel)
         if self.running:
             self.send("parallel", parallel=parallel)
+
+    def enqueue_into_sweep(self, sweep_id: int, config: dict) -> int:
+        """Ask the supervisor to run `config` (its searched knobs) next in a running sweep; the command's id
+        (its result says what was enqueued, or starts with "refused:")."""
+        return self.send("enqueue_sweep", sweep_id=sweep_id, config=config)
 
     def pause_sweep(self, sweep_id: int) -> int:
         return self.send("pause_sweep", sweep_id=sweep_id)

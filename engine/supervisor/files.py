@@ -32,6 +32,19 @@ class SupervisorFiles:
     def log(self) -> Path:
         return self._beside("log")
 
+    @property
+    def executor(self) -> Path:
+        """The executor the live supervisor trains with (`process` or `ray`), written once it holds the lock."""
+        return self._beside("executor")
+
+
+def running_executor(files: SupervisorFiles) -> str:
+    """What the store's live supervisor trains with (one that wrote nothing predates the choice: process)."""
+    try:
+        return files.executor.read_text().strip() or "process"
+    except OSError:
+        return "process"
+
 
 def take_lock(files: SupervisorFiles, wait: float = 0.0) -> int | None:
     """The lock's file descriptor, held until closed (or the process ends); None: another process holds it.

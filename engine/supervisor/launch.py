@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from engine.errors import TunedeckError
-from engine.supervisor.files import SupervisorFiles, running_pid
+from engine.supervisor.files import SupervisorFiles, running_executor, running_pid
 
 START_SECONDS = 20.0
 
@@ -24,15 +24,24 @@ class SupervisorError(TunedeckError):
     """The supervisor could not be started or reached."""
 
 
-def ensure_supervisor(store_path: str | Path, *, idle_exit: float | None = None) -> int:
-    """The pid of the store's supervisor, started now if none runs."""
+def ensure_supervisor(store_path: str | Path, *, idle_exit: float | None = None, executor: str | None = None) -> int:
+    """The pid of the store's supervisor, started now if none runs. `executor` (`ray`): the one it must
+    train with; a running supervisor with another one is an error that says how to switch."""
     files = SupervisorFiles(Path(store_path).resolve())
     pid = running_pid(files)
     if pid is not None and pid > 0:
+        running = running_executor(files)
+        if executor is not None and running != executor:
+            raise SupervisorError(f"the supervisor of {files.store} (pid {pid}) trains with the {running} executor, "
+                                  f"not {executor}: leave out --executor {executor} (or search.executor), or wait "
+                                  "until it ends (by itself, once nothing is queued or running for its idle time) "
+                                  "and ask again")
         return pid
     command = [sys.executable, "-m", "engine.supervisor", str(files.store)]
     if idle_exit is not None:
         command += ["--idle-exit", str(idle_exit)]
+    if executor is not None:
+        command += ["--executor", executor]
     with open(files.log, "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
                                    start_new_session=True, cwd=os.getcwd())

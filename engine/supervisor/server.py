@@ -133,7 +133,8 @@ class Supervisor:
     def _claim_sweeps(self) -> None:
         for sweep_id in self.store.unclaimed_sweeps():
             try:
-                sweep = Sweep.resumed(self.store, sweep_id, self.pool, on_trial=self._sweep_trial_ended)
+                sweep = Sweep.resumed(self.store, sweep_id, self.pool, on_trial=self._sweep_trial_ended,
+                                      on_note=self._sweep_note(sweep_id))
             except TunedeckError as exc:
                 if self.store.sweep(sweep_id).pid is None:  # not taken by another process: it cannot run
                     self.store.set_sweep_state(sweep_id, SweepState.STOPPED, f"could not start: {exc}")
@@ -142,6 +143,10 @@ class Supervisor:
             self._sweep_threads[sweep.id] = sweep.start()
             self._log(f"sweep {sweep.id} started ({sweep.name}: {sweep.spec.planned} trials, "
                       f"{sweep.spec.parallel} at a time)")
+
+    def _sweep_note(self, sweep_id: int) -> Callable[[str], None]:
+        """A sweep's log lines (a repeat skipped, a config enqueued) into the supervisor's log."""
+        return lambda line: self._log(f"sweep {sweep_id}: {line}")
 
     def _reap_sweeps(self) -> None:
         for sweep_id, thread in list(self._sweep_threads.items()):
@@ -171,6 +176,8 @@ class Supervisor:
                 self.pool.set_parallel(parallel, MANUAL)
                 self.store.set_supervisor_parallel(parallel)
                 return f"{parallel} trial(s) at once"
+            if command.kind == "enqueue_sweep":
+                return self._enqueue(int(args["sweep_id"]), dict(args["config"]))
             if command.kind in ("pause_sweep", "unpause_sweep", "stop_sweep"):
                 return self._sweep_command(command.kind, int(args["sweep_id"]), args.get("reason"))
             if command.kind == "stop_all":
@@ -195,6 +202,16 @@ class Supervisor:
         if self.store.cancel_unclaimed(trial_id, reason):
             return f"trial {trial_id} cancelled before it started"
         return f"trial {trial_id} is not running here"
+
+    def _enqueue(self, sweep_id: int, config: dict) -> str:
+        """A hand-picked config into a running sweep: it runs next (or the refusal, in one line)."""
+        sweep = self.sweeps.get(sweep_id)
+        if sweep is None or not sweep.state.is_active:
+            return f"refused: sweep {sweep_id} is not running here"
+        try:
+            return sweep.enqueue(config)
+        except TunedeckError as exc:
+            return f"refused: {exc}"
 
     def _sweep_command(self, kind: str, sweep_id: int, reason: str | None) -> str:
         sweep = self.sweeps.get(sweep_id)

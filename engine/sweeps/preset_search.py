@@ -13,6 +13,7 @@ from engine.config.groups import Config
 from engine.config.presets import ResolvedPreset, Sources, locate_line, resolve_preset
 from engine.config.toml_io import inline_toml, table_toml, toml_key
 from engine.errors import ConfigError
+from engine.sweeps.pinned import check_available
 from engine.sweeps.spec import SearchSpec, flatten_search, parse_search
 
 __all__ = ["load_preset_and_search", "load_preset_with_search", "load_sweep", "search_space_toml", "search_toml"]
@@ -31,6 +32,10 @@ def load_sweep(ref: str | Path, overrides: Iterable[str] = (),
     resolved, spec = load_preset_and_search(ref, overrides, settings)
     if spec is None:
         raise ConfigError(_NO_SEARCH, file=str(resolved.path))
+    try:
+        check_available(spec)  # a strategy or pruner whose package is absent: said before anything is stored
+    except ConfigError as exc:
+        raise _locate_search(exc, resolved.sources, resolved.path, settings or {}) from None
     return resolved.config, spec
 
 

@@ -15,7 +15,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from engine.config.groups import Config
 from engine.errors import ConfigError, TunedeckError
@@ -26,83 +25,39 @@ from engine.store.faults import fault_since
 from engine.store.liveness import HEARTBEAT_SECONDS
 from engine.store.sweeps import SweepRecord
 from engine.store.trials import Store
-from engine.sweeps.sampler import PastTrial, Search, epoch_metric
-from engine.sweeps.spec import SearchSpec, parse_search
+from engine.sweeps import stored
+from engine.sweeps.objectives import best_value, epoch_values, objective_values, pareto_front
+from engine.sweeps.pinned import check_available, optuna_version, pin
+from engine.sweeps.sampler import Asked, Search, epoch_metric
+from engine.sweeps.spec import SearchSpec
+from engine.sweeps.stored import SweepError, SweepProgress, outcome, sweep_name
+
+__all__ = ["OnNote", "OnTrial", "Sweep", "SweepError", "SweepProgress", "outcome", "sweep_name"]
 
 # Called after each trial of the sweep has ended (from a pool thread): trial id (-1: a sampled
 # combination that was refused before a trial was stored), how it ended, the knobs it was given.
 OnTrial = Callable[[int, TrialFinished, dict], None]
-
-
-class SweepError(TunedeckError):
-    """A sweep cannot do what was asked (resume a completed one, say)."""
-
-
-def _past_trials(store: Store, sweep_id: int, spec: SearchSpec) -> list[tuple[int, PastTrial]]:
-    """A sweep's trials that ran to an end, as the resumed study replays them."""
-    from engine.sweeps.results import best_value, config_value, epoch_values
-
-    trials = [t for t in store.trials(sweep_id=sweep_id) if t.state.counts_toward_plan]
-    epochs = epoch_values(store, [t.id for t in trials], spec.metric)
-    past = []
-    for t in trials:
-        updates = {key: config_value(t.config, key) for key in spec.keys()}
-        values = epochs.get(t.id, {})
-        past.append((t.id, PastTrial(updates, t.state, best_value(values, spec.direction), values)))
-    return past
-
-
-def outcome(state: TrialState) -> str:
-    """Which of a sweep's counts an ended trial adds to: completed, pruned, failed or cancelled (the
-    last also for interrupted ones: both run again when the sweep is resumed)."""
-    if state == TrialState.PRUNED:
-        return "pruned"
-    if state.has_results:
-        return "completed"
-    return "cancelled" if state.is_lost else "failed"
-
-
-def sweep_name(base: Config, spec: SearchSpec) -> str:
-    """The name a sweep gets unless its [search] table names it: the base's name and the strategy."""
-    return spec.name or f"{base.name or base.task.name}-{spec.strategy}"
-
-
-def _carried_trials(store: Store, sweep_id: int, spec: SearchSpec) -> list[tuple[int, dict, dict]]:
-    """A sweep's interrupted or cancelled trials that can go on from a checkpoint: (id, knobs, config)."""
-    from engine.sweeps.results import config_value
-
-    return [(t.id, {key: config_value(t.config, key) for key in spec.keys()}, t.config)
-            for t in store.trials(sweep_id=sweep_id) if t.state.is_lost and store.checkpoints(t.id, "last")]
-
-
-@dataclass(frozen=True)
-class SweepProgress:
-    state: SweepState
-    planned: int
-    done: int
-    running: int
-    completed: int
-    pruned: int
-    failed: int
-    cancelled: int
-    best_value: float | None
-    best_trial: int | None
-    eta_seconds: float | None
+# Called with a line for the sweep's log: a repeat skipped, a config enqueued, a changed Optuna.
+OnNote = Callable[[str], None]
 
 
 class Sweep:
     """Build it (the sweep is stored at once), then `run()` to block or `start()` for a thread."""
 
     def __init__(self, store: Store, base: Config, spec: SearchSpec, pool: TrialPool, *,
-                 on_trial: OnTrial | None = None, resuming: SweepRecord | None = None) -> None:
+                 on_trial: OnTrial | None = None, resuming: SweepRecord | None = None,
+                 on_note: OnNote | None = None) -> None:
+        check_available(spec)
         pool.warm(spec.parallel)  # the trainers import torch while Optuna is imported and the study built
         self.store = store
         self.base = base
-        self.spec = spec.with_seed()
+        self.spec = pin(spec, base.optim.max_epochs)  # seeded, with every Optuna setting written out
         self.pool = pool
         self._on_trial = on_trial
-        past = _past_trials(store, resuming.id, self.spec) if resuming else []
-        carried = _carried_trials(store, resuming.id, self.spec) if resuming else []
+        self._on_note = on_note
+        self.notes: list[str] = []
+        past = stored.past_trials(store, resuming.id, self.spec) if resuming else []
+        carried = stored.carried_trials(store, resuming.id, self.spec) if resuming else []
         self.search = Search(self.spec, [p for _, p in past], [updates for _, updates, _ in carried])
         self._carried = collections.deque(carried)  # asked first: their points were enqueued first
         if resuming is None:
@@ -113,11 +68,16 @@ class Sweep:
             if not store.reclaim_sweep(self.id):
                 raise SweepError(f"sweep {self.id} ({self.name}) was just taken by another process; "
                                  "it runs there (see `tunedeck sweeps`)")
+            was = (spec.optuna or {}).get("version")
+            if was and was != optuna_version():
+                self._note(f"stored with Optuna {was}, running under Optuna {optuna_version()}: "
+                           "the sampler and pruner keep the stored settings")
         self.lane = f"sweep-{self.id}"
         self._cond = threading.Condition()
         self._paused = False
         self._stopping: str | None = None
         self._exhausted = False
+        self._lane_open = False  # enqueue() before run(): the point waits for the lane
         self._running: set[int] = set()
         self._number: dict[int, int] = {}  # store trial id -> Optuna trial number
         self._updates: dict[int, dict] = {}
@@ -127,32 +87,29 @@ class Sweep:
         self._counts = {"completed": 0, "pruned": 0, "failed": 0, "cancelled": 0}
         self._refused = 0  # sampled combinations that the knobs' rules refused (no trial was stored)
         self.best: tuple[int, float] | None = None  # (trial id, objective)
-        self.values: dict[int, float] = {}  # trial id -> objective, for trials that completed
+        self.values: dict[int, float] = {}  # trial id -> objective (the first, if several), for trials that completed
+        self.points: dict[int, tuple[float, ...]] = {}  # trial id -> every objective, in a multi-objective sweep
+        self._repeats = 0  # sampled points skipped as repeats, as said in the log
         self.state = SweepState.RUNNING
         for trial_id, p in past:
             self._count(trial_id, p.state, 0.0, p.value)
+        self._repeats = self.search.repeats
         self._durations.clear()  # the ETA is this run's pace, not the stored trials'
 
     @classmethod
     def resumed(cls, store: Store, sweep_id: int, pool: TrialPool, *, parallel: int | None = None,
-                on_trial: OnTrial | None = None) -> Sweep:
+                on_trial: OnTrial | None = None, on_note: OnNote | None = None) -> Sweep:
         """Go on with a stopped or interrupted sweep: its finished trials count, its cancelled and
-        interrupted ones are run again, up to the planned number. The same sweep id, base and seed."""
+        interrupted ones are run again, up to the planned number. The same sweep id, base, seed and
+        Optuna settings (as stored, whatever the preset or Optuna's defaults say now)."""
         record = store.sweep(sweep_id)
         if record.state == SweepState.COMPLETED:
             raise SweepError(f"sweep {sweep_id} ({record.name}) has already completed: {record.reason}")
         if record.state.is_active and record.pid is not None:
             raise SweepError(f"sweep {sweep_id} ({record.name}) is still {record.state.value} in process "
                              f"{record.pid}; stop it there first")
-        try:
-            base = Config.from_dict(record.base)
-            spec = parse_search(record.spec, base, overrides={"parallel": parallel} if parallel is not None else None)
-        except ConfigError as exc:
-            if exc.key == "search.parallel":
-                raise ConfigError(exc.rule, key="--parallel", value=exc.value) from None
-            raise SweepError(f"sweep {sweep_id} was stored by another version of tunedeck and cannot be "
-                             f"resumed: {exc}") from None
-        return cls(store, base, spec, pool, on_trial=on_trial, resuming=record)
+        base, spec = stored.resumed_spec(record, parallel)
+        return cls(store, base, spec, pool, on_trial=on_trial, on_note=on_note, resuming=record)
 
     # --- control -------------------------------------------------------------------------------
 
@@ -165,6 +122,7 @@ class Sweep:
     def run(self) -> SweepState:
         """Train the sweep to its end; returns the final state. Ctrl+C stops it cleanly and re-raises."""
         self.pool.open_lane(self.lane, self.spec.parallel)
+        self._lane_open = True
         try:
             self._feed()
             beat = time.monotonic()
@@ -260,45 +218,57 @@ class Sweep:
         """Keep `parallel` trials in the pool while the sweep is running and the sampler has points."""
         while True:
             with self._cond:
-                if self._paused or self._stopping or self._exhausted or len(self._running) >= self.spec.parallel:
+                if (self._paused or self._stopping or self._exhausted or not self._lane_open
+                        or len(self._running) >= self.spec.parallel):
                     return
                 asked = self.search.ask()
-                if asked is None:
+                repeats, self._repeats = self.search.repeats - self._repeats, self.search.repeats
+                if asked is not None:
+                    config, trial_id, refused = self._take(asked)
+            if repeats:
+                self._note(f"skipped {repeats} sampled config(s) that repeated an earlier trial's "
+                           f"({self.search.repeats} so far)")
+            if asked is None:  # said before the sweep can be seen as over
+                with self._cond:
                     self._exhausted = True
                     self._cond.notify_all()
-                    return
-                carried = self._carried.popleft() if self._carried else None
-                try:
-                    if carried is not None:  # an interrupted trial: it goes on from its checkpoint as itself
-                        config = Config.from_dict(carried[2])
-                    else:
-                        config = self.base.with_updates({**asked.updates, "name": f"{self.name} #{asked.number + 1}"})
-                except ConfigError as exc:  # a combination the knobs' own rules refuse: no trial to store
-                    self.search.tell(asked.number, TrialState.FAILED, None)
-                    self._refused += 1
-                    refused: tuple[ConfigError, dict] | None = (exc, asked.updates)
-                else:
-                    refused = None
-                    if carried is not None and self.store.requeue(carried[0]):
-                        trial_id = carried[0]
-                        self._went_on.add(trial_id)
-                    else:
-                        trial_id = self.store.create_trial(config, sweep_id=self.id)
-                    self._running.add(trial_id)
-                    self._number[trial_id] = asked.number
-                    self._updates[trial_id] = asked.updates
+                return
+            if asked.enqueued and refused is None:
+                self._note(f"trial {trial_id} runs the config given by hand: {stored.knobs_text(asked.updates)}")
             if refused is not None:
                 if self._on_trial:
                     self._on_trial(-1, TrialFinished(TrialState.FAILED, f"not run: {refused[0]}", Summary(), 0.0),
                                    refused[1])
                 continue
-            judge = self._judge if self.spec.pruner != "none" else None
+            judge = self._judge if self.spec.pruner != "none" or self.spec.pruner_patience else None
             self.pool.submit(config, lane=self.lane, trial_id=trial_id, judge=judge, on_done=self._done,
                              observe=self._observe)
             with self._cond:
                 stopping = self._stopping
             if stopping:  # stopped between storing the trial and handing it over: stop() could not see it
                 self.pool.cancel(trial_id, f"cancelled with its sweep ({stopping})")
+
+    def _take(self, asked: Asked) -> tuple[Config, int, tuple[ConfigError, dict] | None]:
+        """With the lock held: the asked point's config, stored as a trial of the sweep (or why not)."""
+        carried = self._carried.popleft() if self._carried else None
+        try:
+            if carried is not None:  # an interrupted trial: it goes on from its checkpoint as itself
+                config = Config.from_dict(carried[2])
+            else:
+                config = self.base.with_updates({**asked.updates, "name": f"{self.name} #{asked.number + 1}"})
+        except ConfigError as exc:  # a combination the knobs' own rules refuse: no trial to store
+            self.search.tell(asked.number, TrialState.FAILED, None)
+            self._refused += 1
+            return self.base, -1, (exc, asked.updates)
+        if carried is not None and self.store.requeue(carried[0]):
+            trial_id = carried[0]
+            self._went_on.add(trial_id)
+        else:
+            trial_id = self.store.create_trial(config, sweep_id=self.id)
+        self._running.add(trial_id)
+        self._number[trial_id] = asked.number
+        self._updates[trial_id] = asked.updates
+        return config, trial_id, None
 
     def _done(self, trial_id: int, finished: TrialFinished, broke: bool) -> None:
         """From the pool, once a trial of the sweep has ended, however it ended.
@@ -329,15 +299,18 @@ class Sweep:
             updates = self._updates.pop(trial_id, {})
             value = self._best_epoch_value.pop(trial_id, None)
             went_on = trial_id in self._went_on
-        if went_on:  # its objective is its best epoch over the whole trial, as the store now holds it
-            from engine.sweeps.results import best_value, epoch_values
-
+        several: tuple[float, ...] | None = None
+        if self.spec.multi and finished.state.scores:  # every objective, as the store holds the trial now
+            with contextlib.suppress(TunedeckError):
+                several = objective_values(self.store, [self.store.trial(trial_id)], self.spec.goals).get(trial_id)
+            value = several[0] if several else None
+        elif went_on:  # its objective is its best epoch over the whole trial, as the store now holds it
             with contextlib.suppress(TunedeckError):  # a store hiccup: what this run observed is the next best thing
                 value = best_value(epoch_values(self.store, [trial_id], self.spec.metric).get(trial_id, {}),
                                    self.spec.direction)
         if number is not None:
-            self.search.tell(number, finished.state, value)
-        self._count(trial_id, finished.state, finished.seconds, value)
+            self.search.tell(number, finished.state, several if self.spec.multi else value)
+        self._count(trial_id, finished.state, finished.seconds, several or value)
         if broke:  # the executor itself broke (not the trial): no point going on
             self.stop(finished.reason)
         if self.base.run.keep_best and finished.state.is_finished:
@@ -348,10 +321,15 @@ class Sweep:
         if self._on_trial:
             self._on_trial(trial_id, finished, updates)
 
-    def _count(self, trial_id: int | None, state: TrialState, seconds: float, value: float | None = None) -> None:
+    def _count(self, trial_id: int | None, state: TrialState, seconds: float,
+               value: float | tuple[float, ...] | None = None) -> None:
         with self._cond:
             self._counts[outcome(state)] += 1
             self._durations.append(seconds)
+            if isinstance(value, tuple):
+                if trial_id is not None and state.scores:
+                    self.points[trial_id] = value
+                value = value[0]
             if trial_id is not None and state.scores and value is not None:
                 self.values[trial_id] = value
                 if self.best is None or self._better(value, self.best[1]):
@@ -381,19 +359,40 @@ class Sweep:
 
     def _finish(self) -> SweepState:
         with self._cond:
-            planned, done = self.spec.planned, sum(self._counts.values()) - self._counts["cancelled"]
-            if self._stopping:
-                state, reason = SweepState.STOPPED, f"{self._stopping} after {done} of {planned} trials"
-                if self._counts["cancelled"]:
-                    reason += f"; {self._counts['cancelled']} cancelled, run again on resume"
-            else:
-                state = SweepState.COMPLETED
-                ran = done + self._refused >= planned
-                reason = f"all {done} trials ran" if ran else f"the grid was used up after {done} trials"
-            if self._refused:
-                reason += (f"; {self._refused} sampled combination(s) broke a rule between knobs "
-                           "and were not run")
+            done = sum(self._counts.values()) - self._counts["cancelled"]
+            state = SweepState.STOPPED if self._stopping else SweepState.COMPLETED
+            reason = stored.finish_reason(self.spec.planned, done, self._counts["cancelled"], self._refused, self._stopping,
+                                   self.search.used_up, self.search.repeats)
         self.store.set_sweep_state(self.id, state, reason)  # recorded before anyone sees the sweep as over
         with self._cond:
             self.state = state
         return state
+
+    # --- by hand and in the log --------------------------------------------------------------------
+
+    def enqueue(self, config: dict) -> str:
+        """Run a hand-picked config next (its searched knobs; the rest is the sweep's base): it takes one
+        of the planned trials. ConfigError says why not (a value outside the search, nothing left)."""
+        from engine.sweeps.results import config_value
+
+        with self._cond:
+            if self._stopping or not self.state.is_active:
+                raise SweepError(f"sweep {self.id} ({self.name}) is {self.state.value}: nothing to enqueue into")
+        given = self.search.enqueue({key: config_value(config, key) for key in self.spec.keys()})
+        line = f"enqueued into sweep {self.id}, runs next: {stored.knobs_text(given)}"
+        self._note(line)
+        self._feed()
+        return line
+
+    @property
+    def front(self) -> list[int]:
+        """A multi-objective sweep's Pareto front so far (trial ids); empty for one objective."""
+        with self._cond:
+            points = dict(self.points)
+        return pareto_front(points, [d for _, d in self.spec.goals]) if self.spec.multi else []
+
+    def _note(self, line: str) -> None:
+        self.notes.append(line)
+        if self._on_note:
+            self._on_note(line)
+

@@ -17,6 +17,7 @@ from engine.config.knobs import BOOL, FLOAT, INT, INT_LIST, STR_LIST, TABLE, Fie
 from engine.config.params import PARAMS, PARAMS_SPEC, TYPES
 from engine.errors import ConfigError
 from engine.events import INTEGER_SUMMARY_COLUMNS, SUMMARY_COLUMNS
+from engine.metric_names import column_hint
 from engine.states import TrialState
 from engine.store.schema import TrialRecord
 
@@ -159,7 +160,7 @@ def history_frame(rows: Iterable[Sequence[Any]]) -> pl.DataFrame:
 
 def _check_column(frame: pl.DataFrame, name: str, key: str) -> None:
     if name not in frame.columns:
-        raise ConfigError("unknown column" + suggest(name, frame.columns), key=key, value=name)
+        raise ConfigError("unknown column" + column_hint(name, frame.columns), key=key, value=name)
 
 
 def select_trials(

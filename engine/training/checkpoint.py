@@ -101,7 +101,7 @@ class Checkpointer:
             return
         payload = {"format": FORMAT_VERSION, "kind": BEST, "epoch": self._best_epoch, "model": weights,
                    "config": setup.config.to_dict(), "best_val_loss": progress.best_val_loss,
-                   "best_val_acc": progress.best_val_acc, "shape": shape_of(setup)}
+                   "val_acc_at_best": progress.val_acc_at_best, "shape": shape_of(setup)}
         assert self._best_epoch is not None
         self._timed(BEST, payload, self._best_epoch)
         self._best_written, self._best_at = self._best_epoch, self._clock()
@@ -126,7 +126,8 @@ def full_state(setup: Any, progress: Any, gen: torch.Generator, scaler: Any) -> 
         "scaler": scaler.state_dict() if scaler is not None else None,
         "rng": {"torch": torch.get_rng_state(), "cuda": cuda, "shuffle": gen.get_state()},
         "early_stop": {"best_epoch": progress.best_epoch, "best_val_loss": progress.best_val_loss,
-                       "best_val_acc": progress.best_val_acc, "best_score": progress.best_score,
+                       "val_acc_at_best": progress.val_acc_at_best, "max_val_acc": progress.max_val_acc,
+                       "best_score": progress.best_score,
                        "stale_epochs": progress.stale_epochs, "best_state": progress.best_state},
         "elapsed": time.perf_counter() - progress.started + progress.earlier_seconds,
     }
@@ -157,7 +158,8 @@ def restore(setup: Any, progress: Any, gen: torch.Generator, scaler: Any, state:
     progress.epoch = progress.epochs_done = int(state["epoch"])
     progress.step = int(state["step"])
     progress.best_epoch, progress.best_val_loss = es["best_epoch"], es["best_val_loss"]
-    progress.best_val_acc, progress.best_score = es["best_val_acc"], es["best_score"]
+    progress.val_acc_at_best = es["val_acc_at_best"] if "val_acc_at_best" in es else es["best_val_acc"]  # older name
+    progress.max_val_acc, progress.best_score = es.get("max_val_acc"), es["best_score"]
     progress.stale_epochs, progress.best_state = int(es["stale_epochs"]), es["best_state"]
     progress.earlier_seconds = float(state.get("elapsed", 0.0))
     progress.resumed_from = progress.epochs_done

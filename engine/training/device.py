@@ -1,4 +1,5 @@
-"""Where a trial runs: device resolution, mixed-precision checks and torch's CPU thread count."""
+"""Where a trial runs: device resolution, mixed-precision checks, torch's CPU thread count, and the GPU
+facts stored with a trial (which physical GPU, its peak memory)."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,7 @@ import os
 import torch
 
 from engine.config.groups import Config
+from engine.devices.trial_gpu import GPU_INDEX, GPU_NAME, MIB, PEAK_GPU_MB, physical_gpu
 from engine.errors import ConfigError
 from engine.training import THREAD_CAP_VAR
 
@@ -84,3 +86,41 @@ def _wanted_threads(config: Config, n_params: int) -> int:
     except OSError:
         busy = 0.0
     return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+def reset_peak_memory(device: str) -> None:
+    """Start counting a trial's peak GPU memory from what it holds now (its model and data), so that a
+    warm trainer's earlier trials do not count; nothing to do off CUDA. The count is the process's: two
+    trials at once on one GPU in one process (the thread executor) share it."""
+    cuda = _cuda(device)
+    if cuda is not None:
+        torch.cuda.reset_peak_memory_stats(cuda)
+
+
+def peak_memory_facts(device: str) -> dict[str, float]:
+    """The trial's peak GPU memory in MiB, as the run info keeps it; empty off CUDA."""
+    cuda = _cuda(device)
+    if cuda is None:
+        return {}
+    return {PEAK_GPU_MB: round(torch.cuda.max_memory_allocated(cuda) / MIB, 1)}
+
+
+def gpu_facts(device: str) -> dict[str, int | str]:
+    """Which physical GPU a CUDA trial runs on (its index as nvidia-smi and NVML number it, through
+    CUDA_VISIBLE_DEVICES) and its name, stored with the trial's environment so that the device panel
+    can show the trials on each GPU; empty off CUDA."""
+    cuda = _cuda(device)
+    if cuda is None:
+        return {}
+    facts: dict[str, int | str] = {GPU_NAME: torch.cuda.get_device_name(cuda)}
+    index = physical_gpu(cuda.index or 0, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if index is not None:
+        facts[GPU_INDEX] = index
+    return facts
+
+
+def _cuda(device: str) -> torch.device | None:
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return None
+    cuda = torch.device(device)
+    return cuda if cuda.index is not None else torch.device("cuda", torch.cuda.current_device())

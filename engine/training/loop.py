@@ -31,7 +31,7 @@ from engine.training.checkpoint import Checkpointer, CheckpointError, restore
 from engine.training.device import check_precision, choose_threads, resolve_device
 from engine.training.losses import build_loss, correct_count, l1_penalty, resolve_loss_name
 from engine.training.models import build_model, count_parameters
-from engine.training.optimizers import build_optimizer, build_scheduler, current_lr, step_scheduler
+from engine.training.optimizers import LrSchedule, build_optimizer, build_schedule, current_lr
 
 STEP_LOGS_PER_EPOCH = 50
 
@@ -46,11 +46,12 @@ class Setup:
     model: torch.nn.Module
     loss_fn: Any
     optimizer: torch.optim.Optimizer
-    scheduler: Any
+    scheduler: LrSchedule  # warm-up and scheduler: told before every step and after every epoch
     amp_dtype: torch.dtype | None
     threads: int
     steps_per_epoch: int
     loss_name: str = ""
+    eval_loss_fn: Any = None  # the loss without label smoothing, for val and test (loss_fn when None)
 
 
 @dataclass
@@ -62,7 +63,8 @@ class Progress:
     step: int = 0
     best_epoch: int | None = None
     best_val_loss: float | None = None
-    best_val_acc: float | None = None
+    val_acc_at_best: float | None = None
+    max_val_acc: float | None = None
     best_score: float | None = None
     best_state: dict[str, torch.Tensor] | None = None
     stale_epochs: int = 0
@@ -77,8 +79,8 @@ class Progress:
         return time.perf_counter() - self.started + self.earlier_seconds
 
     def summary(self) -> Summary:
-        return Summary(self.best_epoch, self.best_val_loss, self.best_val_acc, self.test_loss, self.test_acc,
-                       self.epochs_done, self.step)
+        return Summary(self.best_epoch, self.best_val_loss, self.val_acc_at_best, self.test_loss, self.test_acc,
+                       self.epochs_done, self.step, self.max_val_acc)
 
 
 def prepare(config: Config, data: TaskData | None = None) -> Setup:
@@ -98,12 +100,14 @@ def prepare(config: Config, data: TaskData | None = None) -> Setup:
     torch.set_num_threads(threads)
     model.to(device)
     loss_fn = build_loss(config, data, loss_name, device)
+    eval_loss_fn = build_loss(config, data, loss_name, device, smoothed=False)
     optimizer = build_optimizer(config, model.parameters())
-    scheduler = build_scheduler(config, optimizer)
+    steps = count_batches(data.train, config.optim.batch_size)
+    scheduler = build_schedule(config, optimizer, steps)
     for name in ("train", "val", "test"):
         setattr(data, name, to_device(getattr(data, name), device))
-    steps = count_batches(data.train, config.optim.batch_size)
-    return Setup(config, data, device, model, loss_fn, optimizer, scheduler, amp_dtype, threads, steps, loss_name)
+    return Setup(config, data, device, model, loss_fn, optimizer, scheduler, amp_dtype, threads, steps, loss_name,
+                 eval_loss_fn)
 
 
 def train(config: Config, cancel: threading.Event | None = None, data: TaskData | None = None,
@@ -131,6 +135,11 @@ def train(config: Config, cancel: threading.Event | None = None, data: TaskData 
         yield _finished(progress, TrialState.FAILED, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
+def no_batches(config: Config, split: str) -> TaskError:
+    """The error for a split that yielded no batch (a plugin's empty loader): the loop and the lr probe say it alike."""
+    return TaskError(f"task {config.task_label}: the {split} split gave no batches")
+
+
 def _finished(progress: Progress, state: TrialState, reason: str, error: str | None = None) -> TrialFinished:
     return TrialFinished(state, reason, progress.summary(), progress.seconds, error)
 
@@ -141,7 +150,7 @@ def _fit(s: Setup, cancel: threading.Event, p: Progress, checkpoints: Checkpoint
     gen = torch.Generator().manual_seed(c.run.seed)
     torch.manual_seed(c.run.seed)  # dropout draws from the global generator: pin it where training starts
     log_every = c.run.log_every or max(1, math.ceil(s.steps_per_epoch / STEP_LOGS_PER_EPOCH))
-    scaler = torch.amp.GradScaler("cuda") if s.amp_dtype == torch.float16 else None
+    scaler = new_scaler(s)
     if resume is not None:
         restore(s, p, gen, scaler, resume)
     for epoch in range(p.epochs_done + 1, c.optim.max_epochs + 1):
@@ -158,22 +167,8 @@ def _fit(s: Setup, cancel: threading.Event, p: Progress, checkpoints: Checkpoint
                     yield _finished(p, TrialState.CANCELLED, f"cancelled by the user at epoch {epoch}, step {p.step}")
                 return
             p.step += 1
-            with _autocast(s):
-                loss = s.loss_fn(s.model(x), y)
-                objective = loss + c.reg.l1 * l1_penalty(s.model) if c.reg.l1 > 0 else loss
-            s.optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(objective).backward()
-                scaler.unscale_(s.optimizer)
-            else:
-                objective.backward()
-            if c.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(s.model.parameters(), c.optim.grad_clip)
-            if scaler is not None:
-                scaler.step(s.optimizer)
-                scaler.update()
-            else:
-                s.optimizer.step()
+            s.scheduler.before_step(p.step)
+            loss = train_step(s, x, y, scaler)
             batch = int(y.shape[0])
             loss_sum += loss.detach() * batch
             seen += batch
@@ -184,7 +179,7 @@ def _fit(s: Setup, cancel: threading.Event, p: Progress, checkpoints: Checkpoint
                     return
                 yield StepLoss(epoch, p.step, value)
         if seen == 0:
-            raise TaskError(f"task {c.task_label}: the train split gave no batches")
+            raise no_batches(c, "train")
         train_loss = (loss_sum / seen).item()
         if not math.isfinite(train_loss):
             yield _diverged(p, train_loss, epoch)
@@ -198,7 +193,7 @@ def _fit(s: Setup, cancel: threading.Event, p: Progress, checkpoints: Checkpoint
         p.epochs_done = epoch
         yield EpochEnded(epoch, p.step, train_loss, val_loss, val_acc, lr, time.perf_counter() - epoch_start,
                          improved)
-        step_scheduler(s.scheduler, val_loss)
+        s.scheduler.after_epoch(p.step, val_loss)
         if c.early_stop.patience and p.stale_epochs >= c.early_stop.patience:
             reason = _early_stop_reason(s, p)
             if checkpoints is not None:
@@ -213,6 +208,34 @@ def _fit(s: Setup, cancel: threading.Event, p: Progress, checkpoints: Checkpoint
         checkpoints.at_end(s, p)
     _finish_with_test(s, p)
     yield _finished(p, TrialState.COMPLETED, reason + (", weights restored" if _restores(s, p) else ""))
+
+
+def train_step(s: Setup, x: torch.Tensor, y: torch.Tensor, scaler: torch.amp.GradScaler | None) -> torch.Tensor:
+    """One optimizer step on a batch, as every trial takes it (L1 term, AMP scaling, clipping); the loss
+    without the L1 term (the learning-rate probe takes its steps here too)."""
+    c = s.config
+    with _autocast(s):
+        loss = s.loss_fn(s.model(x), y)
+        objective = loss + c.reg.l1 * l1_penalty(s.model) if c.reg.l1 > 0 else loss
+    s.optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(objective).backward()
+        scaler.unscale_(s.optimizer)
+    else:
+        objective.backward()
+    if c.optim.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(s.model.parameters(), c.optim.grad_clip)
+    if scaler is not None:
+        scaler.step(s.optimizer)
+        scaler.update()
+    else:
+        s.optimizer.step()
+    return loss
+
+
+def new_scaler(s: Setup) -> torch.amp.GradScaler | None:
+    """The gradient scaler float16 mixed precision needs (None otherwise)."""
+    return torch.amp.GradScaler("cuda") if s.amp_dtype == torch.float16 else None
 
 
 def _autocast(s: Setup) -> contextlib.AbstractContextManager:
@@ -230,8 +253,10 @@ def _note_epoch(s: Setup, p: Progress, epoch: int, val_loss: float, val_acc: flo
     es = s.config.early_stop
     score = val_loss if es.monitor == "val_loss" or val_acc is None else -val_acc
     improved = p.best_score is None or score < p.best_score - es.min_delta
+    if val_acc is not None and (p.max_val_acc is None or val_acc > p.max_val_acc):
+        p.max_val_acc = val_acc
     if improved:
-        p.best_score, p.best_epoch, p.best_val_loss, p.best_val_acc = score, epoch, val_loss, val_acc
+        p.best_score, p.best_epoch, p.best_val_loss, p.val_acc_at_best = score, epoch, val_loss, val_acc
         p.stale_epochs = 0
         if es.restore_best:
             p.best_state = copy.deepcopy(s.model.state_dict())
@@ -241,8 +266,8 @@ def _note_epoch(s: Setup, p: Progress, epoch: int, val_loss: float, val_acc: flo
 
 
 def _best_text(s: Setup, p: Progress) -> str:
-    if s.config.early_stop.monitor == "val_acc" and p.best_val_acc is not None:
-        return f"val_acc {p.best_val_acc:.4f} at epoch {p.best_epoch}"
+    if s.config.early_stop.monitor == "val_acc" and p.val_acc_at_best is not None:
+        return f"val_acc {p.val_acc_at_best:.4f} at epoch {p.best_epoch}"
     return f"val_loss {p.best_val_loss:.4g} at epoch {p.best_epoch}"
 
 
@@ -266,8 +291,10 @@ def _finish_with_test(s: Setup, p: Progress) -> None:
 
 @torch.no_grad()
 def evaluate(s: Setup, split: Any, name: str = "given") -> tuple[float, float | None]:
-    """Mean loss (without the L1 term) and accuracy for classification, in eval mode."""
+    """Mean loss (without the L1 term and without label smoothing) and accuracy for classification, in
+    eval mode."""
     s.model.eval()
+    loss_fn = s.eval_loss_fn or s.loss_fn
     total = torch.zeros((), device=s.device)
     correct = torch.zeros((), device=s.device, dtype=torch.long)
     n = 0
@@ -275,13 +302,13 @@ def evaluate(s: Setup, split: Any, name: str = "given") -> tuple[float, float | 
     for x, y in iter_batches(split, batch_size, None, s.device):
         with _autocast(s):
             logits = s.model(x)
-            loss = s.loss_fn(logits, y)
+            loss = loss_fn(logits, y)
         total += loss.float() * y.shape[0]
         if s.data.is_classification:
             correct += correct_count(logits, y)
         n += int(y.shape[0])
     s.model.train()
     if n == 0:
-        raise TaskError(f"task {s.config.task_label}: the {name} split gave no batches")
+        raise no_batches(s.config, name)
     acc = correct.item() / n if s.data.is_classification else None
     return (total / n).item(), acc

@@ -38,13 +38,24 @@ def class_weights(data: TaskData) -> torch.Tensor:
     return 1.0 / counts.clamp(min=1.0)
 
 
-def build_loss(config: Config, data: TaskData, name: str, device: torch.device) -> LossFn:
-    """A function (logits, targets) -> mean loss; targets are class indices or float values."""
+def build_loss(config: Config, data: TaskData, name: str, device: torch.device, smoothed: bool = True) -> LossFn:
+    """A function (logits, targets) -> mean loss; targets are class indices or float values.
+
+    `smoothed=False` gives the same loss without label smoothing: val and test losses are measured so,
+    so that trials with different smoothing are on one scale."""
+    smoothing = config.optim.label_smoothing
+    if smoothing > 0 and (data.loss is not None or name != "cross_entropy"):
+        loss = "the task's own loss" if data.loss is not None else f"the loss is {name}"
+        raise ConfigError(f"smooths cross-entropy targets only, and {loss}; set it to 0"
+                          + ("" if data.loss is not None or data.problem == REGRESSION
+                             else " or optim.loss = 'cross_entropy'"), key="optim.label_smoothing", value=smoothing)
     if data.loss is not None:
         return data.loss
     balanced = config.optim.class_weights == "balanced" and data.problem != REGRESSION
     if name == "cross_entropy":
         weight = class_weights(data).to(device) if balanced else None
+        if smoothing > 0 and smoothed:
+            return smoothed_cross_entropy(weight, smoothing)
         return nn.CrossEntropyLoss(weight=weight)
     if name == "bce_with_logits":
         pos_weight = None
@@ -54,6 +65,23 @@ def build_loss(config: Config, data: TaskData, name: str, device: torch.device) 
         bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         return lambda logits, y: bce(logits.reshape(-1), y.float().reshape(-1))
     return _same_shape({"mse": nn.MSELoss(), "huber": nn.HuberLoss(), "l1": nn.L1Loss()}[name], config)
+
+
+def smoothed_cross_entropy(weight: torch.Tensor | None, eps: float) -> LossFn:
+    """Cross-entropy against targets smoothed to (1 - eps) on the true class plus eps/K on every class,
+    where each sample counts by its true class's weight alone: torch's `label_smoothing` weighs the
+    smoothed share by each other class's weight, which with balanced weights pulls every prediction
+    towards the rare classes. Here the optimum is that smoothed distribution whatever the weights."""
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(logits.float(), dim=-1)
+        target = y.reshape(-1).long()
+        per_sample = -(1.0 - eps) * log_p.gather(-1, target[:, None]).squeeze(-1) - eps * log_p.mean(dim=-1)
+        if weight is None:
+            return per_sample.mean()
+        w = weight[target]
+        return (w * per_sample).sum() / w.sum()
+
+    return loss
 
 
 def _same_shape(loss: LossFn, config: Config) -> LossFn:

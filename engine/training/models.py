@@ -6,9 +6,11 @@ import math
 import torch
 from torch import nn
 
+from engine.config.consistency import INDEX_MODELS
 from engine.config.groups import Config
 from engine.errors import ConfigError
 from engine.tasks.base import BINARY, REGRESSION, TaskData
+from engine.training.seq_models import EmbeddingBagClassifier, RNNClassifier, dense_layers, head
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
 
@@ -30,17 +32,12 @@ def build_model(config: Config, data: TaskData, loss_name: str) -> nn.Module:
     act = ACTIVATIONS[m.activation]
     if m.kind == "cnn":
         return _cnn(config, data, out, act)
+    if m.kind in INDEX_MODELS:
+        return _embedding_model(config, data, out, act)
     n_in = int(math.prod(data.input_shape))
     if m.kind == "perceptron":
         return nn.Sequential(nn.Flatten(), nn.Linear(n_in, out))
-    layers: list[nn.Module] = [nn.Flatten()]
-    for width in m.hidden:
-        layers += [nn.Linear(n_in, width), act()]
-        if config.reg.dropout > 0:
-            layers.append(nn.Dropout(config.reg.dropout))
-        n_in = width
-    layers.append(nn.Linear(n_in, out))
-    return nn.Sequential(*layers)
+    return nn.Sequential(nn.Flatten(), *dense_layers(n_in, m.hidden, act, config.reg.dropout, out))
 
 
 def conv_strides(n_layers: int) -> list[int]:
@@ -81,6 +78,20 @@ def _cnn(config: Config, data: TaskData, out: int, act: type) -> nn.Module:
                               f"train split's {length} characters; use fewer layers or a smaller kernel",
                               key="model.conv_layers", value=m.conv_layers)
     return CharCNN(vocab, m.channels, m.kernel_size, strides, act, config.reg.dropout, out)
+
+
+def _embedding_model(config: Config, data: TaskData, out: int, act: type) -> nn.Module:
+    m = config.model
+    if len(data.input_shape) != 2:
+        raise ConfigError("needs token indices, input_shape (vocabulary size, length), such as task.vectorizer = "
+                          "'char-seq', 'word-seq' or (for embedding_bag) 'char-ngrams'", key="model.kind", value=m.kind)
+    vocab = data.input_shape[0]
+    dropout = config.reg.dropout
+    if m.kind == "embedding_bag":
+        return EmbeddingBagClassifier(vocab, m.embedding_dim, head(m.embedding_dim, m.head, m.hidden, act, dropout, out))
+    n_features = m.rnn_hidden * (2 if m.bidirectional else 1)
+    return RNNClassifier(vocab, m.embedding_dim, m.rnn_cell, m.rnn_hidden, m.rnn_layers, m.bidirectional, dropout,
+                         m.rnn_pool, head(n_features, m.head, m.hidden, act, dropout, out))
 
 
 def count_parameters(model: nn.Module) -> int:

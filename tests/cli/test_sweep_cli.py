@@ -38,7 +38,7 @@ seed = 3
 "model.hidden" = [[8], [4]]
 """
 WAIT_S = 60
-TRIAL_LINE = re.compile(r"^\[(\d+)/(\d+)\] trial (\d+) +(\w+) +best val_loss (\S+) +lr=(\S+) +hidden=(\[.*\])")
+TRIAL_LINE = re.compile(r"^\[(\d+)/(\d+)\] trial (\d+) +(\w+) +min_val_loss (\S+) +lr=(\S+) +hidden=(\[.*\])")
 
 
 def _preset(cli: Cli, text: str = PRESET, name: str = "mysweep.toml") -> Path:
@@ -66,9 +66,9 @@ def test_sweep_runs_prints_a_line_per_trial_and_the_top_table(cli: Cli) -> None:
     lines = _trial_lines(out)
     assert [(m[1], m[2]) for m in lines] == [("1", "4"), ("2", "4"), ("3", "4"), ("4", "4")]  # in finishing order
     assert all(m[4] == "completed" for m in lines)
-    assert "top 4 of 4 by min val_loss:" in out
-    table = out.split("top 4 of 4 by min val_loss:\n", 1)[1].splitlines()
-    assert table[0].split() == ["trial", "val_loss", "lr", "hidden", "state", "epochs", "time"]
+    assert "top 4 of 4 by min_val_loss:" in out
+    table = out.split("top 4 of 4 by min_val_loss:\n", 1)[1].splitlines()
+    assert table[0].split() == ["trial", "min_val_loss", "lr", "hidden", "state", "epochs", "time"]
     rows = [row.split() for row in table[2:6]]
     assert sorted(int(r[0]) for r in rows) == [1, 2, 3, 4]
     losses = [float(r[1]) for r in rows]

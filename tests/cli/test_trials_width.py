@@ -20,7 +20,7 @@ from engine.store import Store
 from engine.tables.frames import TRIAL_SCHEMA
 from tests.cli.clirunner import BIN, Cli, one_line_error
 
-KEY = ["id", "state", "epochs_run", "best_val_loss", "best_val_acc", "duration_s"]
+KEY = ["id", "state", "epochs_run", "best_val_loss", "val_acc_at_best", "duration_s"]
 KNOBS = {"optim.lr": [0.1, 0.01, 0.001, 0.0003], "model.hidden": [[64], [128, 64], [256, 128, 64], [32]],
          "optim.batch_size": [32, 64, 128, 256], "optim.optimizer": ["adam", "sgd", "adamw", "rmsprop"],
          "reg.dropout": [0.0, 0.1, 0.2, 0.3], "reg.weight_decay": [0.0, 1e-4, 1e-3, 1e-2],
@@ -86,7 +86,7 @@ def test_the_default_fits_the_width_and_keeps_the_key_results(many_knobs: Cli, w
     assert shown_knobs == [c for c in wide if c in shown_knobs]  # in the table's usual order
     assert len(shown_knobs) >= {80: 1, 100: 2, 120: 3, 200: 8}[width]
     if width == 200:
-        assert names and "name" not in names and set(names) <= {"best_epoch", "test_loss", "test_acc"}
+        assert names and "name" not in names and set(names) <= {"best_epoch", "max_val_acc", "test_loss", "test_acc"}
 
 
 def test_a_narrow_terminal_still_shows_the_trial_and_how_it_ended(many_knobs: Cli) -> None:
@@ -152,7 +152,7 @@ def test_a_regression_store_shows_no_accuracy_and_sorting_shows_its_column(cli: 
             _record(store, {"optim.lr": lr}, 2.0 - i * 0.5, problem="regression")
     lines = _listing(cli, "--sort", "optim.batch_size", columns=100)
     header = lines[0].split()
-    assert "best_val_acc" not in header and "test_acc" not in header  # no trial has one
+    assert "val_acc_at_best" not in header and "test_acc" not in header  # no trial has one
     assert header[0] == "id" and "optim.lr" in header and "best_val_loss" in header
     assert "optim.batch_size" in header  # sorted by a knob that does not differ: its values are shown
     assert len(lines) == 6 and set(_left_out(lines[-1], 100)[1]) <= {"best_epoch", "test_loss"}
@@ -167,16 +167,16 @@ def test_real_runs_listed_at_80_columns(cli: Cli) -> None:
     assert len(listing.stdout.splitlines()) == 4 and listing.stderr.count("\n") == 1  # a table on stdout alone
     lines = _listing(cli, columns=80)
     header = lines[0].split()
-    assert header == ["id", "state", "model.hidden", "best_val_loss", "best_val_acc", "epochs_run", "duration_s"]
-    assert lines[2].split()[:3] == ["1", "completed", "16"]
-    assert lines[3].split()[:3] == ["2", "completed", "32,16"]
+    assert header == ["id", "state", "optim.lr", "best_val_loss", "val_acc_at_best", "epochs_run", "duration_s"]
+    assert lines[2].split()[:3] == ["1", "completed", "0.01"]  # model.hidden is wider than the room left
+    assert lines[3].split()[:3] == ["2", "completed", "0.05"]
     assert all(len(line) <= 80 for line in lines)
-    assert _left_out(lines[-1], 80)[0] == 5  # name, optim.lr, best_epoch, test_loss, test_acc
+    assert _left_out(lines[-1], 80)[0] == 6  # name, model.hidden, max_val_acc, best_epoch, test_loss, test_acc
     at_120 = _listing(cli, columns=120)
-    assert at_120[0].split() == ["id", "name", "state", "model.hidden", "optim.lr", "best_val_loss", "best_val_acc",
-                                 "test_loss", "epochs_run", "duration_s"]
+    assert at_120[0].split() == ["id", "name", "state", "model.hidden", "optim.lr", "best_val_loss", "val_acc_at_best",
+                                 "max_val_acc", "epochs_run", "duration_s"]
     assert at_120[3].split()[:5] == ["2", "toy2d-mlp", "completed", "32,16", "0.05"]
-    assert _left_out(at_120[-1], 120) == (2, ["best_epoch", "test_acc"])
+    assert _left_out(at_120[-1], 120) == (3, ["best_epoch", "test_loss", "test_acc"])
 
 
 def test_bad_columns_are_one_line_errors(many_knobs: Cli) -> None:

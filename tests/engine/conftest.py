@@ -40,7 +40,7 @@ def _run_trial(store: Store, config: dict[str, Any] | None = None, *, epochs: in
         store.record(tid, epoch_event(e))
     if state is not None:
         best = best_val_loss if best_val_loss is not None else (2.0 / epochs if epochs else None)
-        summary = Summary(best_epoch=epochs or None, best_val_loss=best, best_val_acc=0.5 if epochs else None,
+        summary = Summary(best_epoch=epochs or None, best_val_loss=best, val_acc_at_best=0.5 if epochs else None,
                           test_loss=best, test_acc=0.5 if epochs else None, epochs_run=epochs, steps=epochs * 2)
         store.record(tid, TrialFinished(state=state, reason=f"{state.value} in test", summary=summary,
                                         seconds=1.25, error=error))

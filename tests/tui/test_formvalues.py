@@ -64,7 +64,7 @@ def test_parse_per_kind(key: str, text: str | bool, value: object) -> None:
     ("task.feature_columns", "a,,b", "item 1 must be a non-empty string"),
     ("task.options", "{n = }", "must be a TOML inline table"),
     ("task.name", "not a task", "must be one of toy2d"),
-    ("model.kind", "rnn", "must be one of perceptron, mlp, cnn"),
+    ("model.kind", "transformer", "must be one of perceptron, mlp, cnn, rnn, embedding_bag"),
     ("task.lowercase", "maybe", "must be true or false"),
     ("run.device", "gpu", "must be auto, cpu, cuda, cuda:N or mps"),
 ])

@@ -38,7 +38,8 @@ from tui.widgets.param_scatter import ParamScatter
 
 BASE = Config.from_dict({"task": {"name": "toy2d", "n_samples": 200}, "model": {"hidden": [8]},
                          "optim": {"max_epochs": 2}, "run": {"device": "cpu"}})
-SEARCH = {"strategy": "random", "trials": 4, "seed": 0, "optim.lr": {"low": 1e-4, "high": 0.1, "log": True},
+# importance_min_trials = 2: these sweeps are 3 or 4 trials, fANOVA judges them (PED-ANOVA needs 20)
+SEARCH = {"strategy": "random", "trials": 4, "seed": 0, "importance_min_trials": 2, "optim.lr": {"low": 1e-4, "high": 0.1, "log": True},
           "model.hidden": [[8], [16]], "reg.dropout": {"low": 0.0, "high": 0.4}}
 
 
@@ -118,7 +119,7 @@ def test_a_real_sweep_shows_every_varied_knob_with_shares_summing_to_100(swept: 
     async def script(pilot: Pilot, screen: SweepAnalysisScreen) -> None:
         await loaded(pilot, screen)
         bars = screen.query_one(ImportanceBars)
-        assert {key for key, _ in bars.shares} == set(SEARCH) - {"strategy", "trials", "seed"}
+        assert {key for key, _ in bars.shares} == set(SEARCH) - {"strategy", "trials", "seed", "importance_min_trials"}
         lines = shown(bars).splitlines()
         for key in ("optim.lr", "model.hidden", "reg.dropout"):
             assert any(line.startswith(key) for line in lines), lines

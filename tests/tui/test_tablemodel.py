@@ -75,9 +75,9 @@ def test_columns_are_identity_then_varying_knobs_then_results() -> None:
         {"id": 2, "name": "b", "state": "failed", "optim.lr": 0.01, "reg.dropout": 0.5, "run.seed": 2},
     ])
     assert choose_columns(frame) == ["id", "state", "name", "optim.lr", "run.seed", "best_val_loss",
-                                     "best_val_acc", "test_acc", "epochs_run", "duration_s"]
+                                     "val_acc_at_best", "max_val_acc", "test_acc", "epochs_run", "duration_s"]
     single = frame.head(1)
-    assert choose_columns(single) == ["id", "state", "name", "best_val_loss", "best_val_acc", "test_acc",
+    assert choose_columns(single) == ["id", "state", "name", "best_val_loss", "val_acc_at_best", "max_val_acc", "test_acc",
                                       "epochs_run", "duration_s"]
 
 

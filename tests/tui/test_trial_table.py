@@ -80,7 +80,7 @@ def _feed(store: Store, config: dict[str, Any], *, state: TrialState | None, los
         store.record(tid, StepLoss(epoch=e, step=e, loss=1.0 / e))
         store.record(tid, EpochEnded(epoch=e, step=e, train_loss=1.0 / e, val_loss=1.0 / e, val_acc=0.5,
                                      lr=0.01, seconds=0.1, improved=True))
-    summary = Summary(best_epoch=epochs, best_val_loss=loss, best_val_acc=0.75, test_loss=loss, test_acc=0.7,
+    summary = Summary(best_epoch=epochs, best_val_loss=loss, val_acc_at_best=0.75, test_loss=loss, test_acc=0.7,
                       epochs_run=epochs, steps=epochs)
     store.record(tid, TrialFinished(state=state, reason="test", summary=summary, seconds=seconds))
     return tid

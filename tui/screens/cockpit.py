@@ -290,11 +290,25 @@ class CockpitScreen(CockpitSweepActions, Screen[None]):
 
         self.app.push_screen(PresetSaveScreen(config, self.services.search), self._say_written("saved", 3))
 
+    def action_lr_find(self) -> None:
+        """The learning-rate probe on the form's config; Enter there puts its suggestion into optim.lr."""
+        from tui.screens.lr_find import LrFindScreen, put_rate
+
+        if self.form.config is None:
+            self.notify("Fix the form first: the probe runs the form's config", title="Cannot probe", severity="error")
+        else:
+            self.app.push_screen(LrFindScreen(self.form.config), lambda lr: put_rate(self.form, lr))
+
     def action_export(self) -> None:
         from tui.screens.export import ExportScreen
 
         self.app.push_screen(ExportScreen(self.table.current_view(), self.services.store),
                              self._say_written("wrote", 5))
+
+    def action_devices(self) -> None:
+        from tui.screens.devices import DevicesScreen
+
+        self.app.push_screen(DevicesScreen(self.services.store))
 
     def _say_written(self, verb: str, timeout: float) -> Callable[[Path | None], None]:
         """A dialog's callback that names the file it wrote (and says nothing when cancelled)."""

@@ -1,4 +1,5 @@
-"""The cockpit's sweep keys: start one from the Sweep dialog, pause, stop, resume, open its analysis.
+"""The cockpit's sweep keys: start one from the Sweep dialog, pause, stop, resume, send the form's config
+into it (`i`: it runs next), open its analysis.
 
 Mixed into CockpitScreen (kept apart only for size: one screen, two files). Every sweep runs under
 the store's supervisor, so these keys work the same on a sweep started here, in an earlier cockpit
@@ -18,6 +19,8 @@ from tui.services import Services
 from tui.widgets.knob_form import KnobForm
 from tui.widgets.monitor import Monitor
 from tui.widgets.trial_table import TrialTable
+
+ENQUEUE_WAIT_S = 10.0
 
 
 class CockpitSweepActions:
@@ -124,6 +127,37 @@ class CockpitSweepActions:
         self.app.push_screen(ConfirmScreen(f"Stop sweep {record.id} ({safe_text(record.name, 60)})? Its running trials are "
                                            "cancelled; finished ones stay.", yes="Stop sweep", no="Keep going"),
                              answered)
+
+    def action_enqueue_sweep(self) -> None:
+        """The form's config into the running sweep (the highlighted trial's, or the newest): its searched
+        knobs run next. The supervisor's answer (what was enqueued, or why not) comes as a notification."""
+        config = self.form.config
+        if config is None:
+            self.notify("Fix the form first: its config is what goes into the sweep", severity="error")
+            return
+        record = self._sweep_record(want_active=True)
+        if record is None:
+            self.notify("No sweep is running to take the form's config: ctrl+g starts one", severity="warning",
+                        timeout=3)
+            return
+        client = self.services.client
+        try:
+            command_id = client.enqueue_into_sweep(record.id, config.to_dict())
+        except TunedeckError as exc:
+            self.notify(str(exc), title="Cannot enqueue", severity="error")
+            return
+        self._wrote()
+
+        def answered() -> None:  # in a worker thread: waiting for the supervisor must not block the UI
+            command = client.wait(command_id, ENQUEUE_WAIT_S)
+            said = command.result if command is not None and command.result else (
+                f"the supervisor did not answer within {ENQUEUE_WAIT_S:.0f} s")
+            refused = command is None or said.startswith("refused")
+            self.app.call_from_thread(self.notify, safe_text(said, 300), title="Into the sweep",
+                                      severity="error" if refused else "information", timeout=5)
+
+        self.app.run_worker(answered, name="enqueue into sweep", group="enqueue-sweep", thread=True,
+                            exit_on_error=False)
 
     def action_analysis(self) -> None:
         sweep_id = self.services.sweep_in_view(self.table.cursor_trial_id)

@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from engine.config.groups import Config
 from engine.errors import safe_text
+from engine.metric_names import BEST_VAL_LOSS, EPOCHS_RUN, MAX_VAL_ACC, VAL_ACC_AT_BEST
 from engine.store import Store
 from engine.store.schema import TrialRecord
 from engine.sweeps.spec import label
@@ -119,11 +120,13 @@ def differing_knobs(stored_a: Mapping[str, Any], stored_b: Mapping[str, Any]) ->
 
 
 def summary_rows(a: TrialRecord, b: TrialRecord) -> list[tuple[str, str, str]]:
-    """(what, trial A, trial B) for the state, best val_loss, val_acc, epochs run and duration."""
+    """(what, trial A, trial B) for the state, the summary's main results (engine.metric_names), epochs run and
+    duration."""
+    results = (BEST_VAL_LOSS, VAL_ACC_AT_BEST, MAX_VAL_ACC, EPOCHS_RUN)
+
     def cells(r: TrialRecord) -> list[str]:
-        return [r.state.value, fmt_value(r.best_val_loss), fmt_value(r.best_val_acc), fmt_value(r.epochs_run),
-                fmt_duration(r.duration_s)]
-    names = ("state", "best val_loss", "val_acc", "epochs", "duration")
+        return [r.state.value, *(fmt_value(getattr(r, name)) for name in results), fmt_duration(r.duration_s)]
+    names = ("state", *results, "duration")
     return list(zip(names, cells(a), cells(b)))
 
 

@@ -14,6 +14,8 @@ from textual.widgets import DataTable, Static
 
 from engine.config.groups import applicable_view
 from engine.config.presets import dict_to_toml
+from engine.devices.trial_gpu import gpu_memory_text
+from engine.metric_names import summary_text
 from engine.store import Store
 from engine.store.schema import TrialRecord
 from engine.tables.formatting import checkpoint_summary, fmt_duration, fmt_value
@@ -92,14 +94,15 @@ class DetailScreen(ModalScreen[int | None]):
         r = self.record
         env = r.env or {}
         return (f"[b]why[/b]      {markup(r.reason or '-')}\n"
-                f"[b]summary[/b]  best epoch {fmt_value(r.best_epoch)}   best val_loss {fmt_value(r.best_val_loss)}"
-                f"   val_acc {fmt_value(r.best_val_acc)}   test_loss {fmt_value(r.test_loss)}"
-                f"   test_acc {fmt_value(r.test_acc)}   epochs {fmt_value(r.epochs_run)}"
-                f"   {fmt_duration(r.duration_s)}\n"
+                f"[b]summary[/b]  {summary_text(r, fmt_value, sep='   ')}   {fmt_duration(r.duration_s)}\n"
                 f"[b]ran on[/b]   {env.get('hostname', '-')} {r.device or '-'}   torch {env.get('torch', '-')}"
-                f"   tunedeck {env.get('tunedeck', '-')}\n"
+                f"   tunedeck {env.get('tunedeck', '-')}{self._gpu()}\n"
                 f"[b]saved[/b]    {markup(checkpoint_summary(self.checkpoints))}{self._resumed()}"
                 + (f"\n[b yellow]note[/]     {markup(r.note)}" if r.note else ""))
+
+    def _gpu(self) -> str:
+        text = gpu_memory_text(self.record.env or {}, self.record.run_info or {}, self.record.device)
+        return f"\n[b]gpu[/b]      {markup(text)}" if text else ""
 
     def _resumed(self) -> str:
         resumed = self.record.run_info.get("resumed") or []

@@ -22,7 +22,8 @@ from textual.worker import Worker, WorkerState
 from engine.states import SweepState, TrialState
 from engine.store import Store
 from engine.store.sweeps import SweepRecord
-from engine.sweeps.results import SweepResults, importance, load_results
+from engine.sweeps.importance import importance
+from engine.sweeps.results import SweepResults, load_results
 from engine.sweeps.spec import label
 from engine.tables.formatting import fmt_value
 from tui.plotting.scatter import PointsCache, points_cache
@@ -32,7 +33,7 @@ from tui.widgets.importance_bars import ImportanceBars
 from tui.widgets.param_scatter import ParamScatter
 
 WORKER_GROUP = "sweep-analysis"
-KEYS_HINT = "←/→ or [ ] knob   g all knobs   l log y   Escape or q closes"
+KEYS_HINT = "←/→ or [ ] knob   g all knobs   o Pareto front   l log y   Escape or q closes"
 NEEDS = "importance needs two completed trials that differ"
 
 
@@ -44,6 +45,7 @@ class Loaded:
     scores: dict[str, float]
     error: str | None = None
     points: PointsCache | None = None  # each knob's scatter points, computed off the UI thread
+    basis: str = ""  # which evaluator judged over how many trials, or why none could
 
 
 def progress_text(record: SweepRecord) -> str:
@@ -74,11 +76,16 @@ def knob_order(results: SweepResults, scores: dict[str, float]) -> list[str]:
     return ranked + [k for k in keys if k not in ranked]
 
 
-def importance_note(results: SweepResults, scores: dict[str, float]) -> str:
-    """Under the bars, where they came from; in their place, why there are none yet."""
+def importance_note(results: SweepResults, scores: dict[str, float], basis: str = "") -> str:
+    """Under the bars, where they came from (the evaluator and how many trials); in their place, why
+    there are none yet (`basis`: what engine.sweeps.importance said)."""
     scored = len(results.scored)
     if scores:
+        if basis:  # which evaluator, over how many trials (one line, whatever the width)
+            return f"{results.spec.metric}'s variation {basis}"
         return f"each knob's share of {results.spec.metric}'s variation over {scored} completed trials"
+    if basis and scored > 1 and varied_keys(results):
+        return basis
     if scored == 0:
         ended = sum(n for state, n in results.record.counts.items() if TrialState(state).is_finished)
         if ended == 0:
@@ -93,12 +100,25 @@ def importance_note(results: SweepResults, scores: dict[str, float]) -> str:
 
 def best_text(results: SweepResults) -> str:
     """The best trial's objective, id and values, or that there is none yet."""
+    if results.spec.multi:
+        return front_text(results)
     best = results.best
     metric = results.spec.metric
     if best is None:
         return f"best {metric}: no completed trial yet"
     values = ", ".join(f"{k}={_show(best.values.get(k))}" for k in results.spec.keys())
     return f"best {metric} {fmt_value(best.objective)} in trial #{best.trial_id}: {values}"
+
+
+def front_text(results: SweepResults) -> str:
+    """A multi-objective sweep's front, each trial on it marked ◆ with its objectives, first objective first."""
+    front = results.front
+    if not front:
+        return "Pareto front: no completed trial yet"
+    goals = [m for m, _ in results.spec.goals]
+    trials = "  ".join(f"◆ #{p.trial_id} " + ", ".join(f"{m} {fmt_value(v)}" for m, v in zip(goals, p.objectives or ()))
+                       for p in front)
+    return f"Pareto front of {len(front)} of {len(results.scored)}: {trials}"
 
 
 def _show(value: Any) -> str:
@@ -125,6 +145,7 @@ class SweepAnalysisScreen(ModalScreen[None]):
         Binding("right,right_square_bracket", "cycle(1)", "Next knob"),
         Binding("left,left_square_bracket", "cycle(-1)", "Previous knob"),
         Binding("g", "toggle_grid", "All knobs"),
+        Binding("o", "toggle_front", "Pareto front"),
         Binding("l", "toggle_log", "Log y"),
     ]
 
@@ -156,6 +177,7 @@ class SweepAnalysisScreen(ModalScreen[None]):
         self.error: str | None = None
         self.key: str | None = None
         self.grid = False
+        self.front: bool | None = None  # the objectives' scatter; None until the first read says if there are two
         self.loads = 0  # reads of the results applied so far; tests wait on it
         self.progress = ""  # the progress line as shown, in plain text
         self._loading = False
@@ -219,10 +241,10 @@ class SweepAnalysisScreen(ModalScreen[None]):
         except Exception:  # the scatter reads them itself, and shows what goes wrong
             points = None
         try:
-            scores = importance(results)
+            judged = importance(results)
         except Exception as error:  # Optuna refusing odd data must not hide the rest
             return Loaded(results, {}, f"importance failed: {type(error).__name__}: {error}", points)
-        return Loaded(results, scores, None, points)
+        return Loaded(results, judged.scores, None, points, judged.note)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != WORKER_GROUP or not event.worker.is_finished:
@@ -252,7 +274,7 @@ class SweepAnalysisScreen(ModalScreen[None]):
         if self.key not in keys:
             self.key = keys[0] if keys else None
         self._show_header()
-        note = importance_note(results, self.scores)
+        note = importance_note(results, self.scores, loaded.basis)
         self.bars.show(self.scores, f"{note}; {loaded.error}" if loaded.error else note)
         self._show_plot()
 
@@ -291,7 +313,11 @@ class SweepAnalysisScreen(ModalScreen[None]):
         results = self.results
         if results is None:
             return
-        if self.grid:
+        if self.front is None:
+            self.front = results.spec.multi  # a multi-objective sweep opens on its front
+        if self.front and results.spec.multi:
+            self.scatter.show_front(results)
+        elif self.grid:
             keys = [k for k in self.keys if k in varied_keys(results)] or self.keys
             self.scatter.show_grid(results, keys, cache=self._points)
         else:
@@ -305,8 +331,8 @@ class SweepAnalysisScreen(ModalScreen[None]):
         if not keys:
             self.app.bell()
             return
-        if self.grid:
-            self.grid = False
+        if self.grid or self.front:
+            self.grid = self.front = False
         elif self.key in keys:
             self.key = keys[(keys.index(self.key) + step) % len(keys)]
         else:
@@ -314,7 +340,16 @@ class SweepAnalysisScreen(ModalScreen[None]):
         self._show_plot()
 
     def action_toggle_grid(self) -> None:
-        self.grid = not self.grid
+        self.grid, self.front = not self.grid, False
+        self._show_plot()
+
+    def action_toggle_front(self) -> None:
+        """A multi-objective sweep's two objectives with the Pareto front, or back to the knobs."""
+        if self.results is None or not self.results.spec.multi:
+            self.notify("One objective: a sweep with metric = [a, b] has a Pareto front", severity="warning",
+                        timeout=3)
+            return
+        self.front = not self.front
         self._show_plot()
 
     def action_toggle_log(self) -> None:

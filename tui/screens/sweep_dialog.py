@@ -39,6 +39,8 @@ class SweepDialog(ModalScreen[SearchSpec | None]):
         super().__init__()
         self.base = base
         self.table = dict(table) if table else default_table(base)
+        # A list of metrics (a multi-objective search) is kept as the preset gives it, shown but not edited here.
+        self.multi = isinstance(self.table.get("metric"), list)
 
     def compose(self) -> ComposeResult:
         t = self.table
@@ -63,6 +65,11 @@ class SweepDialog(ModalScreen[SearchSpec | None]):
             yield self._widget(name, t)
 
     def _widget(self, name: str, t: dict[str, Any]) -> Input | Select:
+        if self.multi and name in ("metric", "direction"):
+            given = t.get(name)
+            shown = ", ".join(map(str, given)) if isinstance(given, list) else "each metric's own"
+            return Select([(shown, shown)], value=shown, allow_blank=False, id=f"sweep-{name}", prompt=name,
+                          compact=True, disabled=True)
         if name in CHOICE_FIELDS:
             default = t.get(name) or (METRICS[t.get("metric", "val_loss")] if name == "direction" else None)
             options = [(o, o) for o in CHOICE_FIELDS[name]]
@@ -76,7 +83,7 @@ class SweepDialog(ModalScreen[SearchSpec | None]):
         self.query_one("#sweep-space", TextArea).focus()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "sweep-metric" and isinstance(event.value, str):
+        if event.select.id == "sweep-metric" and event.value in METRICS:
             self.query_one("#sweep-direction", Select).value = METRICS[event.value]
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -94,6 +101,10 @@ class SweepDialog(ModalScreen[SearchSpec | None]):
         table: dict[str, Any] = {k: v for k, v in self.table.items()
                                  if "." not in k and k not in CHOICE_FIELDS and k not in NUMBER_FIELDS}
         for name in CHOICE_FIELDS:
+            if self.multi and name in ("metric", "direction"):
+                if name in self.table:
+                    table[name] = self.table[name]
+                continue
             table[name] = self.query_one(f"#sweep-{name}", Select).value
         for name in NUMBER_FIELDS:
             text = self.query_one(f"#sweep-{name}", Input).value.strip()

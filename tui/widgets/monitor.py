@@ -21,6 +21,7 @@ from engine.store import TrialRecord
 from engine.sweeps.progress import stored_progress
 from engine.sweeps.sweep import SweepProgress
 from engine.tables.follower import Update
+from tui.front_marks import FrontMarks
 from tui.live import LiveTrials
 from tui.plot_focus import PlotFocus
 from tui.plotdata import PlotData
@@ -41,6 +42,7 @@ class Monitor(Vertical):
         super().__init__(id=id)
         self.services = services
         self.live = LiveTrials(services.store)
+        self.front_marks = FrontMarks(services.store)  # ◆ after the names of Pareto front trials
         self.plotdata = PlotData(services.store, self.live)
         self.follow = PlotFocus()  # which trials the plot shows; where the cursor goes
         self._cursor_to: int | None = None  # a new trial the cursor moves to once the table has its row
@@ -137,7 +139,7 @@ class Monitor(Vertical):
         self._table_refreshed = now
         follower = self.services.follower
         if force or follower.frame_stale:
-            self.table.set_frame(follower.frame)
+            self.table.set_frame(self.front_marks.apply(follower.frame))
             self.table_refreshes += 1
         if self._cursor_to is not None and self.table.move_to_trial(self._cursor_to):
             self._cursor_to = None

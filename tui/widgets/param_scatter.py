@@ -1,6 +1,8 @@
-"""A sweep's knobs against its objective: one knob's scatter, or every varied knob's at once.
+"""A sweep's knobs against its objective: one knob's scatter, or every varied knob's at once, or (a
+multi-objective sweep) its first two objectives with the Pareto front joined.
 
-The widget; the plots themselves are built by `tui.plotting.scatter`, which says what they show.
+The widget; the plots themselves are built by `tui.plotting.scatter` and `tui.plotting.pareto`, which
+say what they show.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from textual.widgets import Static
 from engine.sweeps.results import SweepResults
 from tui.plotting.canvas import ChartCanvas, canvas_css
 from tui.plotting.chart import Chart
+from tui.plotting.pareto import build_front, front_title
 from tui.plotting.scatter import PointsCache, build_grid, build_scatter, grid_title, scatter_title
 
 WAITING = "reading the sweep…"
@@ -35,6 +38,7 @@ class ParamScatter(ChartCanvas, Static):
         self.key: str | None = None
         self.grid_keys: tuple[str, ...] = ()
         self.grid = False
+        self.front = False
         self.hint = WAITING
         self._cache: PointsCache = {}
 
@@ -43,6 +47,8 @@ class ParamScatter(ChartCanvas, Static):
         """The title of what is shown (known before the plot is drawn)."""
         if self.results is None:
             return ""
+        if self.front:
+            return front_title(self.results)
         if self.grid:
             return grid_title(self.results, len(self.grid_keys), len(self.grid_keys))
         return scatter_title(self.results, self.key) if self.key else ""
@@ -54,14 +60,20 @@ class ParamScatter(ChartCanvas, Static):
         `cache` may hold points already computed for these results (`tui.plotting.scatter.points_cache`, in a thread).
         """
         self._take(results, cache)
-        self.key, self.grid, self.hint = key, False, hint or WAITING
+        self.key, self.grid, self.front, self.hint = key, False, False, hint or WAITING
+        self._invalidate()
+
+    def show_front(self, results: SweepResults) -> None:
+        """Plot a multi-objective sweep's first two objectives against each other, the front joined."""
+        self._take(results, None)
+        self.grid, self.front, self.hint = False, True, WAITING
         self._invalidate()
 
     def show_grid(self, results: SweepResults | None, keys: Sequence[str], *,
                   cache: PointsCache | None = None) -> None:
         """Plot each of `keys` against the objective, in that order, as many as fit."""
         self._take(results, cache)
-        self.grid_keys, self.grid, self.hint = tuple(keys), True, WAITING
+        self.grid_keys, self.grid, self.front, self.hint = tuple(keys), True, False, WAITING
         self._invalidate()
 
     def _take(self, results: SweepResults | None, cache: PointsCache | None) -> None:
@@ -79,6 +91,8 @@ class ParamScatter(ChartCanvas, Static):
         self.refresh()
 
     def make_chart(self, width: int, height: int) -> Chart | str:
+        if self.results is not None and self.front:
+            return build_front(self.results, width, height)
         if self.results is None or (not self.grid and self.key is None):
             return self.hint
         if self.grid:

@@ -2,6 +2,7 @@
 
 The cockpit trains nothing in its own process: the store's supervisor (started on the first trial,
 or found running) does, so closing the terminal leaves training running and reopening shows it.
+`--executor ray` starts that supervisor with Ray actors as its trainers (docs/cluster.md).
 """
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ def execute(args: argparse.Namespace) -> int:
     from engine.sweeps.preset_search import load_preset_with_search
     from tunedeck.cli.main import error_line, exit_status
 
+    executor = getattr(args, "executor", None)
     try:
         config, search = load_preset_with_search(args.preset, args.overrides)
         store_path = checked_store_path(args.store)
+        if executor == "ray":
+            from tunedeck.cli.on_ray import check_ray
+
+            check_ray()  # said here, in one line, not later by a supervisor that could not start
         # A store this user may read but not write opens read-only: the cockpit shows it, training says why not.
         store = Store(store_path, allow_read_only=store_path.exists())
     except TunedeckError as exc:
@@ -29,7 +35,8 @@ def execute(args: argparse.Namespace) -> int:
         print(f"tunedeck: opened read-only: {safe_text(store_path)}: {store.read_only}", file=sys.stderr)
     if store.created:
         print(f"tunedeck: created trial store {safe_text(store_path)}", file=sys.stderr)
-    client = SupervisorClient(store)  # work queued while none ran is handed to it after the first frame
+    # Work queued while none ran is handed to it after the first frame; --executor ray: it trains on Ray.
+    client = SupervisorClient(store, executor=executor)
     from tui.app import TunedeckApp
 
     app = TunedeckApp(config, store, client, parallel=args.parallel, search=search)

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 from engine.config.groups import SCRIPT_TASK
 from engine.config.presets import load_preset
+from engine.errors import ConfigError
 from engine.events import EpochEnded, Event, TrialFinished, TrialStarted
+from engine.metric_names import summary_text
 from engine.states import TrialState
 from engine.store.location import checked_store_path
 from engine.tables.formatting import fmt_duration, fmt_value, safe_text
@@ -34,8 +36,17 @@ EXIT_CANCELLED = 130
 def execute(args: argparse.Namespace) -> int:
     config = load_preset(args.preset, args.overrides)
     store_path = checked_store_path(args.store)  # a store in a missing folder: said now, not after the data is built
+    executor = getattr(args, "executor", "process")
     if config.task.name == SCRIPT_TASK:
+        if executor == "ray":
+            raise ConfigError("a script trial runs as a process of its own on this machine; leave --executor out",
+                              key="--executor", value=executor)
         return _detach(args, config) if args.detach else _run_script(args, config)
+    if executor == "ray":
+        from tunedeck.cli.on_ray import check_ray
+
+        check_ray()  # a missing Ray or a wrong RAY_ADDRESS is said before anything is recorded
+        return _detach(args, config, executor) if args.detach else _run_on_ray(args, config)
     from engine.execution.isolated import IsolatedTrial
 
     announce_task_code(config)
@@ -111,12 +122,39 @@ def exit_status(state: TrialState) -> int:
     return 0 if state.has_results else EXIT_FAILED
 
 
-def _detach(args: argparse.Namespace, config: Config) -> int:
-    """Queue the trial for the store's supervisor (started if none runs) and return at once."""
+def _run_on_ray(args: argparse.Namespace, config: Config) -> int:
+    """The trial on a Ray actor (the cluster RAY_ADDRESS names, else a local runtime), recorded here: this
+    process is the head and the only writer of the store. Its data and plugin code must be at the same
+    paths on the node that trains it (docs/cluster.md); bad data fails the trial there."""
+    from tunedeck.cli.on_ray import ray_executor
+
+    announce_task_code(config)
+    with open_store(args.store) as store:
+        executor = ray_executor(store.path, config.run.gpus_per_trial)
+        try:
+            trial_id = store.create_trial(config)
+            if not args.quiet:
+                print(f"trial {trial_id}: {safe_text(config.name or config.task.name)} (task "
+                      f"{safe_text(config.task_label)}, on Ray) -> {safe_text(store.path)}", flush=True)
+            cancel = threading.Event()
+            printer = _Printer(config.optim.max_epochs, args.quiet)
+            previous = signal.signal(signal.SIGINT, _cancel_handler(cancel))
+            try:
+                finished = executor.run(store.path, trial_id, config, cancel, lambda tid, batch: printer(batch))
+            finally:
+                signal.signal(signal.SIGINT, previous)
+        finally:
+            executor.shutdown()
+        print(summary_line(trial_id, finished))
+    return exit_status(finished.state)
+
+
+def _detach(args: argparse.Namespace, config: Config, executor: str | None = None) -> int:
+    """Queue the trial for the store's supervisor (started if none runs, with `executor`) and return at once."""
     from engine.supervisor.client import SupervisorClient
 
     with open_store(args.store) as store:
-        client = SupervisorClient(store)
+        client = SupervisorClient(store, executor=executor)
         trial_id = client.enqueue(config)
         pid = client.pid()
     if args.quiet:
@@ -188,6 +226,4 @@ def epoch_line(event: EpochEnded, max_epochs: int) -> str:
 def summary_line(trial_id: int, f: TrialFinished) -> str:
     s = f.summary
     return (f"trial {trial_id} {f.state.value}: {safe_text(f.reason)}\n"
-            f"  best_epoch {fmt_value(s.best_epoch)}  best_val_loss {fmt_value(s.best_val_loss)}  "
-            f"val_acc {fmt_value(s.best_val_acc)}  test_loss {fmt_value(s.test_loss)}  "
-            f"test_acc {fmt_value(s.test_acc)}  epochs {s.epochs_run}  {fmt_duration(f.seconds)}")
+            f"  {summary_text(s, fmt_value)}  {fmt_duration(f.seconds)}")

@@ -6,6 +6,8 @@ import datetime as dt
 
 from engine.config.groups import applicable_view
 from engine.config.presets import dict_to_toml
+from engine.devices.trial_gpu import gpu_memory_text
+from engine.metric_names import summary_text
 from engine.tables.formatting import checkpoint_summary, fmt_duration, fmt_value, render_table, safe_text
 from tunedeck.cli.storeopen import open_store
 
@@ -34,14 +36,15 @@ def execute(args: argparse.Namespace) -> int:
         print(safe_text(f"  ran on      {env.get('hostname', '-')} {record.device or env.get('device', '-')}, "
                         f"tunedeck {env.get('tunedeck', '-')}, torch {env.get('torch', '-')}, "
                         f"python {env.get('python', '-')}"))
+    gpu = gpu_memory_text(env, record.run_info or {}, record.device)
+    if gpu:
+        print(safe_text(f"  gpu memory  {gpu}"))
     code = env.get("code")
     if isinstance(code, dict) and code.get("sha256"):  # the task's or script's own code, as it ran
         files = code.get("files") or {}
         more = f" (+{len(files) - 1} more files of its folder)" if len(files) > 1 else ""
         print(safe_text(f"  code        {code.get('file', '-')} sha256 {str(code['sha256'])[:16]}{more}"))
-    print(f"  summary     best_epoch {fmt_value(record.best_epoch)}  best_val_loss {fmt_value(record.best_val_loss)}"
-          f"  val_acc {fmt_value(record.best_val_acc)}  test_loss {fmt_value(record.test_loss)}"
-          f"  test_acc {fmt_value(record.test_acc)}  epochs {fmt_value(record.epochs_run)}")
+    print(f"  summary     {summary_text(record, fmt_value)}")
     print(f"  checkpoints {checkpoint_summary(checkpoints)}")
     missing = [c.path.name for c in checkpoints if not c.path.exists()]
     if missing:

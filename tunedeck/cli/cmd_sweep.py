@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import ConfigError
 from engine.events import TrialFinished
 from engine.execution.placement import ROUND_ROBIN
+from engine.metric_names import objective_name, summary_stand_in
 from engine.states import SweepState
 from engine.sweeps.preset_search import load_sweep
 from engine.sweeps.results import config_value
 from engine.sweeps.spec import label
 from engine.tables.formatting import fmt_duration, fmt_value, render_table, safe_text
+from tunedeck.cli.on_ray import check_ray, ray_executor
 from tunedeck.cli.storeopen import open_store, store_option
 
 if TYPE_CHECKING:
@@ -53,34 +55,41 @@ def execute(args: argparse.Namespace) -> int:
         store = open_store(args.store, create=False)
         record = store.sweep(args.resume)
         placement = record.spec.get("placement", ROUND_ROBIN)
-        announce_task_code(_stored_base(record))
+        kind = args.executor or record.spec.get("executor") or "process"
+        base = _stored_base(record)
+        announce_task_code(base)
     else:
         base, spec = load_sweep(args.preset, args.overrides, _settings(args))
+        kind = args.executor or spec.executor
+        if kind == "ray":
+            check_ray()  # a missing Ray or a wrong RAY_ADDRESS is said before the store is touched
         store = open_store(args.store)
         placement = spec.placement
         announce_task_code(base)
-    executor = _executor(args.executor, store, Placement.detect(placement))
+    gpus = base.run.gpus_per_trial if base else 1.0
+    executor = _executor(kind, store, Placement.detect(placement, gpus), gpus)
     pool = TrialPool(store, executor, parallel=0)  # the sweep opens a lane of `parallel` trials itself
     printer = _Printer()
     try:
         with store:
             if args.resume is not None:
-                sweep = Sweep.resumed(store, args.resume, pool, parallel=args.parallel, on_trial=printer.trial)
+                sweep = Sweep.resumed(store, args.resume, pool, parallel=args.parallel, on_trial=printer.trial,
+                                      on_note=printer.note)
             else:
-                sweep = Sweep(store, base, spec, pool, on_trial=printer.trial)
+                sweep = Sweep(store, base, spec, pool, on_trial=printer.trial, on_note=printer.note)
             spec = sweep.spec
             printer.start(sweep)
             verb = "resumed" if args.resume is not None else "started"
             print(f"sweep {sweep.id} {verb}: {safe_text(sweep.name)}: {spec.strategy}, {spec.planned} trials "
                   f"({printer.done} done), {spec.parallel} at a time, pruner {spec.pruner}, seed {spec.seed}, "
-                  f"{spec.direction} {spec.metric} -> {safe_text(store.path)}", flush=True)
+                  f"{', '.join(f'{d} {m}' for m, d in spec.goals)} -> {safe_text(store.path)}", flush=True)
             previous = signal.signal(signal.SIGINT, _stop_handler(sweep.stop))
             try:
                 state = sweep.run()
             finally:
                 signal.signal(signal.SIGINT, previous)
             record = store.sweep(sweep.id)
-            print(_top_table(store, sweep, args.top))
+            print(_front(store, sweep.id) if spec.multi else _top_table(store, sweep, args.top))
             print(f"sweep {sweep.id} {record.state}: {safe_text(record.reason)}")
             if record.state != SweepState.COMPLETED:
                 print(f"go on with it: tunedeck sweep --resume {sweep.id}{store_option(args.store)}")
@@ -107,14 +116,15 @@ def _detach(args: argparse.Namespace) -> int:
     if args.resume is not None:
         with open_store(args.store, create=False) as store:
             spec = resumed_spec(store.sweep(args.resume), args.parallel)
-            client = SupervisorClient(store)
+            client = SupervisorClient(store, executor=_supervisor_executor(args.executor or spec.executor))
             client.resume_sweep(args.resume, spec.to_dict() if args.parallel is not None else None)
             sweep_id, record, pid = args.resume, store.sweep(args.resume), client.pid()
         what = f"resumed by the supervisor (pid {pid}): {safe_text(record.name)}: {record.done} of {spec.planned} done"
     else:
         base, spec = load_sweep(args.preset, args.overrides, _settings(args))
+        executor = _supervisor_executor(args.executor or spec.executor)
         with open_store(args.store) as store:
-            client = SupervisorClient(store)
+            client = SupervisorClient(store, executor=executor)
             sweep_id = client.start_sweep(base, spec)
             record, pid = store.sweep(sweep_id), client.pid()
         what = f"queued for the supervisor (pid {pid}): {safe_text(record.name)}: {spec.strategy}, {spec.planned} trials"
@@ -122,6 +132,14 @@ def _detach(args: argparse.Namespace) -> int:
     print(f"sweep {sweep_id} {what}, {spec.parallel} at a time; follow it with `tunedeck sweeps{flag}` or "
           f"`tunedeck status{flag}`, stop it with `tunedeck stop --sweep {sweep_id}{flag}`")
     return 0
+
+
+def _supervisor_executor(kind: str) -> str | None:
+    """The executor a detached sweep asks of the supervisor: ray (checked here first), else its default."""
+    if kind == "ray":
+        check_ray()
+        return "ray"
+    return None
 
 
 def _stored_base(record: SweepRecord) -> Config | None:
@@ -137,22 +155,14 @@ def _stored_base(record: SweepRecord) -> Config | None:
 def resumed_spec(record: SweepRecord, parallel: int | None) -> SearchSpec:
     """A stored sweep's spec as it will go on, with a new --parallel; checked here, before it is queued
     (the rules of Sweep.resumed, which reads it again where the sweep runs)."""
-    from engine.config.groups import Config
-    from engine.sweeps.spec import parse_search
-    from engine.sweeps.sweep import SweepError
+    from engine.sweeps.stored import resumed_spec as stored_spec
 
-    try:
-        base = Config.from_dict(record.base)
-        return parse_search(record.spec, base, overrides={"parallel": parallel} if parallel is not None else None)
-    except ConfigError as exc:
-        if exc.key == "search.parallel":
-            raise ConfigError(exc.rule, key="--parallel", value=exc.value) from None
-        raise SweepError(f"sweep {record.id} was stored by another version of tunedeck and cannot be "
-                         f"resumed: {exc}") from None
+    return stored_spec(record, parallel)[1]
 
 
-def _executor(kind: str, store: Any, placement: Any) -> Any:
-    """The built-in trials' executor (warm processes, or this thread), with script trials routed to their own."""
+def _executor(kind: str, store: Any, placement: Any, gpus_per_trial: float = 1.0) -> Any:
+    """The built-in trials' executor (warm processes, this thread, or Ray actors), with script trials routed
+    to their own (they run here, on the head)."""
     from engine.ownloop.executor import ScriptExecutor
     from engine.ownloop.routing import ScriptRouter
 
@@ -161,6 +171,8 @@ def _executor(kind: str, store: Any, placement: Any) -> Any:
         from engine.execution.executors import ThreadExecutor
 
         return ScriptRouter(ThreadExecutor(), scripts)
+    if kind == "ray":
+        return ScriptRouter(ray_executor(store.path, gpus_per_trial), scripts)
     from engine.execution.trainer_process import ProcessExecutor
 
     return ScriptRouter(ProcessExecutor(log_path=str(store.path.with_suffix(".log")), placement=placement), scripts)
@@ -201,6 +213,11 @@ class _Printer:
         self.done = sweep.progress().done
         self.width = len(str(self.planned))
 
+    def note(self, line: str) -> None:
+        """A line of the sweep's log (a repeat skipped, a config enqueued) between the trial lines."""
+        with self._lock:
+            print(f"      note: {safe_text(line)}", flush=True)
+
     def trial(self, trial_id: int, finished: TrialFinished, updates: dict) -> None:
         with self._lock:
             self._trial(trial_id, finished, updates)
@@ -210,11 +227,14 @@ class _Printer:
         self.ok = self.ok or (finished.state.scores)
         params = "  ".join(f"{safe_text(_short(k))}={_show(updates[k])}" for k in self.keys)
         value = self.sweep.values.get(trial_id) if self.sweep is not None else None
-        if value is None and self.metric in ("val_loss", "val_acc"):  # pruned or failed: how far it got
-            value = getattr(finished.summary, f"best_{self.metric}")
+        direction = self.sweep.spec.direction if self.sweep is not None else "minimize"
+        stand_in = summary_stand_in(self.metric, direction)
+        if value is None and stand_in is not None:  # pruned or failed: how far it got
+            value = getattr(finished.summary, stand_in)
         tid = f"trial {trial_id}" if trial_id >= 0 else "not run"
         line = (f"[{self.done:>{self.width}}/{self.planned}] {tid:<10} {finished.state.value:<13} "
-                f"best {self.metric} {fmt_value(value):<10} {params}  {fmt_duration(finished.seconds)}")
+                f"{objective_name(self.metric, direction)} {fmt_value(value):<10} {params}  "
+                f"{fmt_duration(finished.seconds)}")
         if not finished.state.scores:
             line += f"\n      {safe_text(finished.reason)}"
         print(line, flush=True)
@@ -228,19 +248,28 @@ def _show(value: Any) -> str:
     return fmt_value(value) if isinstance(value, float) else safe_text(label(value), 80)
 
 
+def _front(store: Any, sweep_id: int) -> str:
+    """A multi-objective sweep ends with its Pareto front (as `tunedeck sweeps` prints it)."""
+    from engine.sweeps.results import load_results
+    from tunedeck.cli.cmd_sweeps import front_table
+
+    return front_table(load_results(store, sweep_id))
+
+
 def _top_table(store: Any, sweep: Any, k: int) -> str:
     """The best k completed trials by the sweep's objective (each trial's best epoch value)."""
     spec = sweep.spec
     ranked = sorted(sweep.values.items(), key=lambda kv: kv[1], reverse=spec.direction == "maximize")[:k]
     if not ranked:
         return "no trial of this sweep completed"
-    headers = ["trial", spec.metric, *(_short(key) for key in spec.keys()), "state", "epochs", "time"]
+    objective = objective_name(spec.metric, spec.direction)
+    headers = ["trial", objective, *(_short(key) for key in spec.keys()), "state", "epochs", "time"]
     rows = []
     for trial_id, value in ranked:
         r = store.trial(trial_id)
         params = [_param(r.config, key) for key in spec.keys()]
         rows.append([trial_id, value, *params, r.state.value, r.epochs_run, fmt_duration(r.duration_s)])
-    title = f"top {len(rows)} of {len(sweep.values)} by {spec.direction[:3]} {spec.metric}:"
+    title = f"top {len(rows)} of {len(sweep.values)} by {objective}:"
     return title + "\n" + render_table(headers, rows)
 
 

@@ -15,23 +15,23 @@ from typing import Any
 
 import polars as pl
 
-from engine.config.knobs import suggest
 from engine.errors import ConfigError
 from engine.events import SUMMARY_COLUMNS
+from engine.metric_names import BEST_VAL_LOSS, MAX_VAL_ACC, SUMMARY_SHOWN, VAL_ACC_AT_BEST, column_hint
 from engine.tables.formatting import column_widths, fit_columns, render_table, safe_text
 from engine.tables.frames import select_trials, trial_frame, varying_columns
 from tunedeck.cli.storeopen import open_store
 
 LEAD = ["id", "name", "state", "task"]
-METRICS = [*(name for name in SUMMARY_COLUMNS if name != "steps"), "duration_s"]
+METRICS = [*SUMMARY_SHOWN, *(name for name in SUMMARY_COLUMNS if name not in (*SUMMARY_SHOWN, "steps")), "duration_s"]
 WIDE = "wide"  # --columns wide: the default selection, not fitted
 ALL = "all"  # --columns all: every column of the trial table
 DEFAULT_WIDTH = 100  # when stdout is no terminal and $COLUMNS is unset
 MAX_TEXT = 32  # a fitted table clips longer text cells (names, list knobs) with an ellipsis
 # What is kept first when the terminal is too narrow for everything: which trial, how it ended and its
 # main results, then the knobs that differ, then the rest.
-KEY_COLUMNS = ["id", "state", "epochs_run", "best_val_loss", "best_val_acc", "duration_s"]
-LESSER_COLUMNS = ["name", "task", "test_loss", "test_acc", "best_epoch"]
+KEY_COLUMNS = ["id", "state", "epochs_run", BEST_VAL_LOSS, VAL_ACC_AT_BEST, "duration_s"]
+LESSER_COLUMNS = ["name", "task", MAX_VAL_ACC, "test_loss", "test_acc", "best_epoch"]
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -64,7 +64,7 @@ def _check_columns(columns: list[str], frame: pl.DataFrame) -> None:
         return
     for column in columns:
         if column not in frame.columns:
-            raise ConfigError("unknown column" + suggest(column, frame.columns)
+            raise ConfigError("unknown column" + column_hint(column, frame.columns)
                               + f"; besides column names it takes `{WIDE}` or `{ALL}`",
                               key="--columns", value=column)
 

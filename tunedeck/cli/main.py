@@ -23,9 +23,10 @@ tunedeck: tune PyTorch models from the terminal.
 
   tunedeck [PRESET]          open the cockpit on a preset (default: toy2d-mlp); also `tunedeck cockpit`
   tunedeck run PRESET        train one trial headless, one line per epoch (--detach: in the background)
-  tunedeck sweep PRESET      run the preset's [search] (grid, random, tpe), N trials at once (--detach too)
+  tunedeck sweep PRESET      run the preset's [search] (grid, random, tpe, gp, cmaes, qmc), N at once (--detach too)
   tunedeck sweep --resume ID go on with a stopped or interrupted sweep
   tunedeck status            the store's supervisor, running and queued trials, active sweeps
+  tunedeck devices           GPUs (NVML) with the trials on each, CPUs, memory, Ray nodes (--watch, --json)
   tunedeck watch ID          follow a running trial's epochs, wherever it runs
   tunedeck stop ID           stop a running or queued trial (--sweep ID: a sweep; --all: everything)
   tunedeck resume ID         go on with an interrupted or cancelled trial from its last checkpoint
@@ -33,6 +34,8 @@ tunedeck: tune PyTorch models from the terminal.
   tunedeck trials            list the trials in the store
   tunedeck show ID           one trial: config, summary, why it stopped, per-epoch metrics
   tunedeck export -o FILE    write the trial table (or --history) to csv/parquet/json/ndjson/md
+  tunedeck export --optuna F a sweep (--sweep ID) as an Optuna study in SQLite, for optuna-dashboard
+  tunedeck lr-find PRESET    a learning-rate range test: loss against the rate, a suggested lr (nothing stored)
   tunedeck export-model ID   a trial's trained model (-o FILE); tunedeck.load_model(FILE) in Python
   tunedeck gc                remove the checkpoints nothing needs any more (--dry-run: list them)
   tunedeck preset list|show  the shipped presets; a preset resolved to TOML
@@ -70,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     cockpit.add_argument("--parallel", type=_at_least_one, default=None, metavar="N",
                          help="trials trained at once (kept in the store; default: as last set, else 1; "
                               "+ and - change it in the app)")
+    cockpit.add_argument("--executor", choices=("process", "ray"), default=None,
+                         help="where the supervisor it starts trains: process (default, warm local processes) "
+                              "or ray (actors on the Ray cluster RAY_ADDRESS names, else a local Ray; the "
+                              "extra tunedeck[ray]; docs/cluster.md)")
     parser.cockpit = cockpit  # both helps end with the cockpit's keys; the top one with its options too
     assert isinstance(cockpit, HelpWithCockpit)  # subparsers are of their parent's class
     cockpit.cockpit, cockpit.with_options = cockpit, False
@@ -84,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     _set_arg(run)
     _store_arg(run)
     run.add_argument("--quiet", action="store_true", help="print only the summary row (with --detach: the id)")
+    run.add_argument("--executor", choices=("process", "ray"), default="process",
+                     help="process (default): a child process here; ray: an actor on the Ray cluster RAY_ADDRESS "
+                          "names, else on a local Ray (the extra tunedeck[ray]; docs/cluster.md)")
     run.add_argument("--detach", action="store_true",
                      help="queue the trial for the store's supervisor, which trains it in the background")
 
@@ -103,11 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     _set_arg(sweep)
     sweep.add_argument("--trials", type=_integer, metavar="N", help="how many trials (overrides search.trials)")
     sweep.add_argument("--parallel", type=_integer, metavar="N", help="trials at once (overrides search.parallel)")
-    sweep.add_argument("--strategy", metavar="S", help="grid, random or tpe (overrides search.strategy)")
+    sweep.add_argument("--strategy", metavar="S", help="grid, random, tpe, gp, cmaes or qmc (overrides search.strategy)")
     sweep.add_argument("--seed", type=_integer, metavar="N", help="sampler seed (overrides search.seed)")
     sweep.add_argument("--top", type=_integer, default=5, metavar="K", help="rows in the final table (default 5)")
-    sweep.add_argument("--executor", choices=("process", "thread"), default="process",
-                       help="process (default): each trial in its own process; thread: in this process")
+    sweep.add_argument("--executor", choices=("process", "thread", "ray"), default=None,
+                       help="process (default, or search.executor): each trial in its own process; thread: in "
+                            "this process; ray: in actors on the Ray cluster RAY_ADDRESS names, else on a local "
+                            "Ray (the extra tunedeck[ray]; docs/cluster.md)")
     sweep.add_argument("--detach", action="store_true",
                        help="queue the sweep for the store's supervisor, which runs it in the background")
     _store_arg(sweep)
@@ -117,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
         "running trials (epoch reached, the process that trains each, and whether it is the "
         "supervisor's or a foreground run's); the queued trials; the active sweeps."))
     _store_arg(status)
+
+    devices = sub.add_parser("devices", help="GPUs with the trials on each, CPUs, memory, Ray nodes", description=(
+        "Print each local GPU (through NVML, the nvidia-ml-py package: name, memory used / total, "
+        "utilisation, temperature, power) with the store's running trials on it; the box's CPU cores, "
+        "load and memory; with --ray, or in a process already connected, every node of the Ray cluster "
+        "RAY_ADDRESS names. Without NVML or a driver it says so in one line and shows the rest. Exit "
+        "status 2 when --ray finds no cluster to show (the rest is printed, the reason on stderr)."))
+    devices.add_argument("--watch", type=float, metavar="SECONDS", help="print it again every SECONDS until Ctrl+C")
+    devices.add_argument("--json", action="store_true", help="one JSON object (per refresh with --watch)")
+    devices.add_argument("--ray", action="store_true", help="connect to the Ray cluster at RAY_ADDRESS to list its nodes")
+    _store_arg(devices)
 
     watch = sub.add_parser("watch", help="follow a trial's epochs as `tunedeck run` prints them", description=(
         "Print a trial's stored epochs, then each new one as it is committed, then its summary, in the "
@@ -156,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweeps = sub.add_parser("sweeps", help="list the sweeps in the store", description=(
         "One line per sweep: its id, name, strategy, state (running, paused, completed, stopped, "
         "interrupted), trials done of planned, how many were pruned and failed, and the best trial by "
-        "the sweep's metric. `tunedeck trials --sweep ID` lists one sweep's trials."))
+        "the sweep's metric; a multi-objective sweep's Pareto front is printed under the table. "
+        "`tunedeck trials --sweep ID` lists one sweep's trials."))
     _store_arg(sweeps)
 
     trials = sub.add_parser("trials", help="list the trials in the store", description=(
@@ -179,9 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("trial_id", type=_integer, metavar="ID")
     _store_arg(show)
 
+    lr_find = sub.add_parser("lr-find", help="a learning-rate range test: a suggested lr", description=(
+        "Build the preset's trial as `tunedeck run` would (task data, model, loss, optimizer) and take "
+        "--steps optimizer steps with the learning rate rising exponentially from --start to --end; stop "
+        "once the smoothed loss rises above its minimum by over 4x its fall. Prints the suggested rate (midway "
+        "between the steepest fall of the smoothed loss and its minimum, before it diverges), where it "
+        "diverged, and a plot of the loss against the rate. Nothing is stored. Exit status: 0 with a "
+        "suggestion, 1 without one or when the task's code raised, 2 bad input, 130 stopped by Ctrl+C."))
+    lr_find.add_argument("preset", metavar="PRESET", help="shipped preset name or path to a TOML file")
+    _set_arg(lr_find)
+    lr_find.add_argument("--start", type=float, metavar="LR", help="the ramp's first rate (default 1e-7)")
+    lr_find.add_argument("--end", type=float, metavar="LR", help="the ramp's last rate (default 10)")
+    lr_find.add_argument("--steps", type=_integer, metavar="N", help="optimizer steps, 10 to 100,000 (default 200)")
+    lr_find.add_argument("--no-plot", action="store_true", help="print the summary line only")
+
     export = sub.add_parser("export", help="write the trial table or the metric history to a file",
-                            description="Write atomically: nothing partial is ever left behind.")
-    export.add_argument("-o", "--output", required=True, metavar="FILE")
+                            description="Write atomically: nothing partial is ever left behind. With --sweep ID "
+                                        "--optuna FILE: the sweep as an Optuna study in the SQLite file FILE "
+                                        "(trials, params with their distributions, values, the metric per epoch), "
+                                        "which optuna.load_study and optuna-dashboard open.")
+    written = export.add_mutually_exclusive_group(required=True)
+    written.add_argument("-o", "--output", metavar="FILE")
+    written.add_argument("--optuna", metavar="FILE", help="write the sweep given by --sweep as an Optuna study")
+    export.add_argument("--sweep", type=_integer, metavar="ID", help="the sweep to write with --optuna")
     export.add_argument("--format", choices=("csv", "parquet", "json", "ndjson", "markdown", "md"),
                         help="default: from the file's suffix")
     export.add_argument("--history", action="store_true", help="export the long metric history instead")

@@ -128,6 +128,8 @@ TASK_APPLIES = {
     "task.vectorizer": {"text-csv"},
     "task.min_freq": {"text-csv"},
     "task.lowercase": {"text-csv"},
+    # text-csv with other vectorizers than bow (tests/engine/tasks/test_seq_knobs.py)
+    "task.max_length": set(), "task.ngram_min": set(), "task.ngram_max": set(), "task.hash_buckets": set(),
     "task.target_column": {"table-csv"},
     "task.feature_columns": {"table-csv"},
     "task.problem": {"table-csv"},

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import torch
 
+from engine.errors import ConfigError
 from engine.states import TrialState
 from engine.training.loop import prepare, train
 from tests.engine.config.knob_runs import cfg, epochs, finished, fit, params
@@ -99,3 +100,19 @@ def test_grad_clip_bounds_each_update() -> None:
     free, _ = moved(0.0)
     assert clipped <= steps * 1.0 * 0.01 + 1e-6
     assert free > 10 * steps * 0.01
+
+
+@pytest.mark.parametrize("warmup, max_epochs", [(3.0, 3), (5.0, 3), (20.0, 20)])
+def test_a_warmup_that_does_not_end_before_the_last_epoch_is_refused(warmup: float, max_epochs: int) -> None:
+    with pytest.raises(ConfigError) as err:
+        cfg(**{"optim.warmup_epochs": warmup, "optim.max_epochs": max_epochs})
+    message = str(err.value)
+    assert err.value.key == "optim.warmup_epochs" and "\n" not in message
+    assert message.startswith("optim.warmup_epochs: must end before the last epoch")
+    assert f"optim.max_epochs, which is {max_epochs}" in message and f"{warmup:g}" in message
+
+
+def test_a_warmup_shorter_than_the_run_or_under_onecycle_is_accepted() -> None:
+    assert cfg(**{"optim.warmup_epochs": 2.5, "optim.max_epochs": 3}).optim.warmup_epochs == 2.5
+    onecycle = cfg(**{"optim.scheduler": "onecycle", "optim.warmup_epochs": 5.0, "optim.max_epochs": 3})
+    assert not onecycle.applies("optim.warmup_epochs")

@@ -150,7 +150,7 @@ def test_monitoring_val_acc_stops_once_accuracy_stops_rising() -> None:
     curve = epochs(events)
     assert end.state is TrialState.EARLY_STOPPED
     assert end.reason.startswith("val_acc did not improve") and "best val_acc 1.0000 at epoch 1" in end.reason
-    assert end.summary.best_val_acc == 1.0 and end.summary.best_epoch == 1 and end.summary.epochs_run == 4
+    assert end.summary.val_acc_at_best == 1.0 and end.summary.best_epoch == 1 and end.summary.epochs_run == 4
     assert curve[-1].val_loss < curve[0].val_loss == end.summary.best_val_loss
     assert [e.improved for e in curve] == [True, False, False, False]
     assert evaluate(setup, setup.data.val)[0] == pytest.approx(curve[0].val_loss, rel=1e-6)

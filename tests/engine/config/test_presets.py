@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config.consistency import CSV_TASKS
+from engine.config.consistency import CSV_TASKS, INDEX_MODEL_VECTORIZERS, INDEX_MODELS, SEQUENCE_VECTORIZERS
 from engine.config.groups import BUILTIN_TASKS, GROUPS, SCRIPT_TASK, Config, iter_fields
 from engine.config.knobs import BOOL, CHOICE, FLOAT, INT, INT_LIST, STR, STR_LIST, TABLE, FieldInfo
 from engine.config.presets import (
@@ -84,8 +84,20 @@ def _make_consistent(data: dict[str, dict[str, Any]]) -> None:
             model["kind"] = "mlp"
     elif char_matrix and model["kind"] != "cnn":
         model["kind"] = "cnn"
+    wanted = INDEX_MODEL_VECTORIZERS.get(model["kind"])
+    if wanted and not (task["name"] == "text-csv" and task["vectorizer"] in wanted):
+        if task["name"] == "text-csv":
+            task["vectorizer"] = wanted[0]
+        else:
+            model["kind"] = "mlp"
+    if task["name"] == "text-csv" and task["vectorizer"] in SEQUENCE_VECTORIZERS and model["kind"] not in INDEX_MODELS:
+        model["kind"] = "rnn"
+    if task["ngram_min"] > task["ngram_max"]:
+        task["ngram_min"], task["ngram_max"] = task["ngram_max"], task["ngram_min"]
     if optim["optimizer"] == "sgd" and optim["nesterov"] and optim["momentum"] <= 0:
         optim["momentum"] = 0.9
+    if optim["scheduler"] != "onecycle" and optim["warmup_epochs"] >= optim["max_epochs"]:
+        optim["warmup_epochs"] = 0.0
     regression = task["name"] == "curve" or (task["name"] == "table-csv" and task["problem"] == "regression")
     classification = task["name"] in ("toy2d", "text-csv") or (
         task["name"] == "table-csv" and task["problem"] == "classification")

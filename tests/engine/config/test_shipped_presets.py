@@ -18,7 +18,7 @@ from engine.config.presets import (
 from engine.errors import ConfigError
 
 SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[3] / "presets").glob("*.toml"))
-NEEDS_PATH = {"surnames-mlp", "surnames-cnn"}
+NEEDS_PATH = {"surnames-mlp", "surnames-cnn", "surnames-rnn", "surnames-ngrams"}
 
 
 # --- shipped presets --------------------------------------------------------------------------------

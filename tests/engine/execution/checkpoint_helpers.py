@@ -15,7 +15,7 @@ EPOCHS = 6
 TOLERANCE = 1e-6
 # What a resumed trial's curve must reproduce: its stored epochs (the seconds aside) and its summary.
 CURVE = ("epoch", "step", "train_loss", "val_loss", "val_acc", "lr")
-SUMMARY = ("best_epoch", "best_val_loss", "best_val_acc", "test_loss", "test_acc", "epochs_run", "steps")
+SUMMARY = ("best_epoch", "best_val_loss", "val_acc_at_best", "test_loss", "test_acc", "epochs_run", "steps", "max_val_acc")
 
 
 def toy(**dotted: Any) -> Config:

@@ -26,7 +26,7 @@ def fake_trial(epoch: int, best_epoch: int) -> tuple[Any, Any]:
                             config=toy(), data=SimpleNamespace(problem="binary", input_shape=(2,), n_classes=2,
                                                                out_features=1, model=None), loss_name="bce")
     progress = SimpleNamespace(epochs_done=epoch, step=epoch, best_epoch=best_epoch, best_val_loss=0.1,
-                               best_val_acc=0.9, best_score=0.1, stale_epochs=0, best_state=model.state_dict(),
+                               val_acc_at_best=0.9, max_val_acc=0.9, best_score=0.1, stale_epochs=0, best_state=model.state_dict(),
                                started=0.0, earlier_seconds=0.0)
     return setup, progress
 

@@ -49,9 +49,9 @@ def test_a_run_records_state_summary_history_and_environment(store: Store) -> No
     assert record.config == config().to_dict()
     assert record.state is TrialState.COMPLETED and record.reason == end.reason and record.error is None
     s = end.summary
-    assert (record.best_epoch, record.best_val_loss, record.best_val_acc, record.test_loss, record.test_acc,
-            record.epochs_run, record.steps) == (s.best_epoch, s.best_val_loss, s.best_val_acc, s.test_loss,
-                                                  s.test_acc, 3, s.steps)
+    assert (record.best_epoch, record.best_val_loss, record.val_acc_at_best, record.test_loss, record.test_acc,
+            record.epochs_run, record.steps, record.max_val_acc) == (s.best_epoch, s.best_val_loss, s.val_acc_at_best,
+                                                                     s.test_loss, s.test_acc, 3, s.steps, s.max_val_acc)
     assert record.duration_s is not None and record.duration_s > 0
 
     started = events[0]

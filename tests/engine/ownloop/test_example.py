@@ -19,7 +19,7 @@ def test_the_example_script_run_by_hand_records_a_trial_of_its_own(tmp_path: Pat
     with Store(tmp_path / "t.db") as store:
         (trial,) = store.trials()
         assert trial.state is TrialState.COMPLETED and trial.epochs_run == 30 and trial.task == "script"
-        assert trial.config["params"] == {"hidden": 32, "depth": 2} and trial.best_val_acc is not None
+        assert trial.config["params"] == {"hidden": 32, "depth": 2} and trial.val_acc_at_best is not None
         assert store.checkpoints(trial.id, "best")  # run.save() of its best weights
 
 

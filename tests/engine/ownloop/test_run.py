@@ -72,7 +72,7 @@ def test_a_script_run_by_hand_is_a_trial_in_the_local_store(tmp_path: Path) -> N
         assert (record.name, record.task, record.state) == ("train.py", "script", TrialState.COMPLETED)
         assert record.config["task"]["path"] == str(script)
         assert record.config["optim"]["lr"] == 0.01 and record.config["params"] == {"hidden": 32}
-        assert (record.best_epoch, record.best_val_loss, record.best_val_acc) == (2, 0.4, pytest.approx(0.7))
+        assert (record.best_epoch, record.best_val_loss, record.val_acc_at_best) == (2, 0.4, pytest.approx(0.7))
         assert (record.test_loss, record.test_acc, record.epochs_run, record.steps) == (0.45, 0.75, 3, 15)
         assert record.reason == "the script ended after 3 epochs; best val_loss 0.4 at epoch 2"
         assert record.pid != os.getpid() and record.env["python"] and record.env["tunedeck"]

@@ -61,7 +61,16 @@ def test_an_infinite_val_loss_diverges_and_its_epoch_is_not_kept(db: Path) -> No
         run.log(epoch=2, val_loss=float("inf"), val_acc=0.7)
     record = stored(db, run.trial_id)
     assert (record.state, record.reason) == (TrialState.DIVERGED, "val_loss became inf at epoch 2, step 0")
-    assert (record.epochs_run, record.best_epoch, record.best_val_acc) == (1, 1, 0.6)
+    assert (record.epochs_run, record.best_epoch, record.val_acc_at_best) == (1, 1, 0.6)
+    assert record.max_val_acc == 0.6  # the diverged epoch's 0.7 was not kept
+
+
+def test_a_script_trial_keeps_the_best_val_acc_of_any_epoch_beside_the_one_at_its_best(db: Path) -> None:
+    with init() as run:
+        for epoch, (loss, acc) in enumerate(((0.9, 0.55), (0.5, 0.6), (0.7, 0.8), (0.6, 0.7)), 1):
+            run.log(epoch=epoch, val_loss=loss, val_acc=acc)
+    record = stored(db, run.trial_id)
+    assert (record.best_epoch, record.val_acc_at_best, record.max_val_acc) == (2, 0.6, 0.8)
 
 
 @pytest.mark.parametrize(("call", "message"), [
@@ -89,7 +98,7 @@ def test_epochs_must_not_go_back(db: Path) -> None:
         with pytest.raises(LogError, match=r"run.log: epoch: must not go back \(epoch 2 was logged\), got 1"):
             run.log(epoch=1, val_loss=0.1)
     record = stored(db, run.trial_id)
-    assert (record.best_epoch, record.best_val_loss, record.best_val_acc) == (2, 0.5, 0.9)
+    assert (record.best_epoch, record.best_val_loss, record.val_acc_at_best) == (2, 0.5, 0.9)
 
 
 def test_torch_scalars_are_taken_as_numbers(db: Path) -> None:
@@ -97,7 +106,7 @@ def test_torch_scalars_are_taken_as_numbers(db: Path) -> None:
         run.log(step=1, loss=torch.tensor(0.25))
         run.log(epoch=1, val_loss=torch.tensor([0.5]), val_acc=torch.tensor(0.75, dtype=torch.float64))
     record = stored(db, run.trial_id)
-    assert (record.steps, record.best_val_loss, record.best_val_acc) == (1, 0.5, 0.75)
+    assert (record.steps, record.best_val_loss, record.val_acc_at_best) == (1, 0.5, 0.75)
 
 
 @pytest.mark.parametrize(("defaults", "message"), [

@@ -115,7 +115,7 @@ def test_a_sweep_tunes_a_script_s_own_param(cli: Cli) -> None:  # noqa: F811
         """)
     result = cli("sweep", str(path))
     assert result.returncode == 0, result.stderr
-    table = result.stdout.split("top 3 of 3 by min val_loss:\n")[1].splitlines()
-    assert table[0].split() == ["trial", "val_loss", "scale", "state", "epochs", "time"]
+    table = result.stdout.split("top 3 of 3 by min_val_loss:\n")[1].splitlines()
+    assert table[0].split() == ["trial", "min_val_loss", "scale", "state", "epochs", "time"]
     assert [row.split()[1:4] for row in table[2:5]] == [["0.6667", "1", "completed"], ["1.333", "2", "completed"],
                                                        ["2", "3", "completed"]]  # best first

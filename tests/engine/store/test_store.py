@@ -19,6 +19,7 @@ from engine.events import EpochEnded, StepLoss, Summary, TrialFinished, TrialSta
 from engine.states import TrialState
 from engine.store import DEFAULT_NAME, ENV_VAR, Store, resolve_store_path
 from engine.store.liveness import process_token
+from engine.store.schema import SCHEMA_VERSION
 from engine.training.environment import environment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -121,8 +122,8 @@ def test_round_trip_of_a_trial(tmp_path: Path) -> None:
         store.record(tid, StepLoss(epoch=2, step=3, loss=0.65))
         store.record(tid, epoch_event(2, val_loss=0.8, improved=False, val_acc=None))
         mid = store.trial(tid)
-        assert (mid.best_epoch, mid.best_val_loss, mid.best_val_acc, mid.epochs_run, mid.steps) == (1, 0.6, 0.5, 2, 4)
-        summary = Summary(best_epoch=1, best_val_loss=0.6, best_val_acc=0.5, test_loss=0.61, test_acc=0.75,
+        assert (mid.best_epoch, mid.best_val_loss, mid.val_acc_at_best, mid.epochs_run, mid.steps) == (1, 0.6, 0.5, 2, 4)
+        summary = Summary(best_epoch=1, best_val_loss=0.6, val_acc_at_best=0.5, test_loss=0.61, test_acc=0.75,
                           epochs_run=2, steps=4)
         store.record(tid, TrialFinished(state=TrialState.EARLY_STOPPED, reason="patience 1 ran out",
                                         summary=summary, seconds=1.5))
@@ -140,7 +141,7 @@ def test_round_trip_of_a_trial(tmp_path: Path) -> None:
     assert (rec.name, rec.task, rec.sweep_id, rec.device, rec.problem, rec.n_params) == (
         "base", "toy2d", 3, "cpu", "binary", 321)
     assert rec.run_info["steps_per_epoch"] == 2 and rec.run_info["info"] == {"classes": ["a", "b"]}
-    assert (rec.best_epoch, rec.best_val_loss, rec.best_val_acc, rec.test_loss, rec.test_acc) == (
+    assert (rec.best_epoch, rec.best_val_loss, rec.val_acc_at_best, rec.test_loss, rec.test_acc) == (
         1, 0.6, 0.5, 0.61, 0.75)
     assert (rec.epochs_run, rec.steps, rec.duration_s) == (2, 4, 1.5)
     assert rec.created_at <= rec.started_at <= rec.finished_at
@@ -212,7 +213,7 @@ def test_wal_mode_and_schema_version(store: Store) -> None:
         meta = dict(raw.execute("SELECT key, value FROM meta").fetchall())
     finally:
         raw.close()
-    assert meta["schema_version"] == "5"
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
 
 
 # The trials table as tunedeck wrote it with schemas 1 and 2 (before owner, heartbeat and rev).
@@ -259,7 +260,7 @@ def test_an_older_store_is_upgraded_and_keeps_every_row(tmp_path: Path, version:
         new = reopened.create_trial(Config.from_dict({}))
         assert [t.id for t in reopened.trials_changed(rev)[0]] == [new]
     raw = sqlite3.connect(path)
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "5"
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     raw.close()
 
 
@@ -267,9 +268,9 @@ def test_newer_schema_is_refused(store: Store) -> None:
     store.close()
     raw = sqlite3.connect(store.path)
     with raw:
-        raw.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+        raw.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     raw.close()
-    with pytest.raises(StoreError, match=r"trials\.db: store schema version 6 is newer"):
+    with pytest.raises(StoreError, match=rf"trials\.db: store schema version {SCHEMA_VERSION + 1} is newer"):
         Store(store.path)
 
 

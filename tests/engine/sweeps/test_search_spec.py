@@ -150,7 +150,7 @@ def test_to_dict_round_trips_through_parse_search_and_toml(raw: dict[str, Any]) 
     ({"strategy": "grid", "trials": 3, **LR}, "search.trials", "the grid has 2 point(s)", "3"),
     ({"strategy": "random"}, "search", "names no knob to vary", None),
     ({}, "search", "names no knob to vary", None),
-    ({"strategy": "tpf", **LR}, "search.strategy", "must be one of grid, random, tpe (did you mean 'tpe'?)", "'tpf'"),
+    ({"strategy": "tpf", **LR}, "search.strategy", "must be one of grid, random, tpe, gp, cmaes, qmc (did you mean 'tpe'?)", "'tpf'"),
     ({"pruner": "medain", **LR}, "search.pruner", "must be one of none, median, successive_halving", "'medain'"),
     ({"metric": "val_los", **LR}, "search.metric", "(did you mean 'val_loss'?)", "'val_los'"),
     ({"direction": "up", **LR}, "search.direction", "must be one of minimize, maximize", "'up'"),
@@ -306,7 +306,7 @@ def test_a_bad_setting_from_the_command_line_names_the_option(tmp_path: Path) ->
     assert str(info.value) == "--parallel: must be >= 1 and <= 64, got 100"
     with pytest.raises(ConfigError) as info:
         load_sweep(path, (), {"strategy": "grdi"})
-    assert str(info.value).startswith("--strategy: must be one of grid, random, tpe (did you mean 'grid'?)")
+    assert str(info.value).startswith("--strategy: must be one of grid, random, tpe, gp, cmaes, qmc (did you mean 'grid'?)")
 
 
 def test_the_search_is_checked_against_the_config_after_set_overrides(tmp_path: Path) -> None:

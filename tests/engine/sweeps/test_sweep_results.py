@@ -14,7 +14,8 @@ from engine.execution.executors import ThreadExecutor
 from engine.execution.pool import TrialPool
 from engine.states import TrialState
 from engine.store import Store
-from engine.sweeps.results import importance, load_results
+from engine.sweeps.importance import importance
+from engine.sweeps.results import load_results
 from engine.sweeps.sweep import Sweep
 from tests.engine.sweeps.helpers import spec_for, sweep_trials, toy
 
@@ -47,7 +48,10 @@ def test_results_and_importance_after_a_small_random_sweep(store: Store) -> None
     _, _, labels, log = results.axis("model.hidden")
     assert labels == ["[8]", "[4]"] and not log
 
-    scores = importance(results)
+    judged = importance(results)  # 6 trials: PED-ANOVA (5 in its top 10 %) cannot judge, fANOVA does
+    assert judged.evaluator == "fanova" and judged.trials == 6
+    assert judged.note == "by fANOVA over 6 trials (PED-ANOVA needs 50)"
+    scores = judged.scores
     assert scores and set(scores) <= {"optim.lr", "model.hidden"}
     assert all(v >= 0 for v in scores.values()) and sum(scores.values()) == pytest.approx(1.0, abs=1e-6)
 
@@ -57,7 +61,7 @@ def test_importance_is_empty_before_two_trials_completed(store: Store) -> None:
     sweep = Sweep(store, base, spec_for(base, strategy="grid", trials=1, **{"optim.lr": [0.1, 0.01]}),
                   TrialPool(store, ThreadExecutor(), parallel=0))
     sweep.run()
-    assert importance(load_results(store, sweep.id)) == {}
+    assert importance(load_results(store, sweep.id)).scores == {}
 
 
 # --- the sweep's own record ----------------------------------------------------------------------------

@@ -34,8 +34,8 @@ def test_trial_frame_schema_is_fixed(mixed_store: Store, tmp_path) -> None:
     assert none.height == 0 and full.height == 5
     assert none.schema == full.schema == TRIAL_SCHEMA == trial_schema()
     keys = [f.key for f in iter_fields()]
-    assert full.columns == ["id", "name", "state", "task", *keys, "best_epoch", "best_val_loss", "best_val_acc",
-                            "test_loss", "test_acc", "epochs_run", "steps", "duration_s", "created_at",
+    assert full.columns == ["id", "name", "state", "task", *keys, "best_epoch", "best_val_loss", "val_acc_at_best",
+                            "test_loss", "test_acc", "epochs_run", "steps", "max_val_acc", "duration_s", "created_at",
                             "started_at", "finished_at", "device", "reason", "sweep_id"]
     assert full.schema["optim.lr"] == pl.Float64 and full.schema["optim.batch_size"] == pl.Int64
     assert full.schema["run.device"] == pl.Utf8 and full.schema["reg.l1"] == pl.Float64
