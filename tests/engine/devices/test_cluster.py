@@ -2,12 +2,15 @@
 Ray missing, and a cluster address where nothing answers. No node is faked."""
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from engine.devices import snapshot_lines, take_snapshot
 from engine.devices.cluster import ray_nodes
 
 
@@ -31,18 +34,33 @@ def test_connect_without_an_address_or_to_nothing(monkeypatch: pytest.MonkeyPatc
     assert problem.startswith(f"cannot reach the Ray cluster at RAY_ADDRESS=127.0.0.1:{port}: ")
 
 
-def test_a_local_ray_runtime_is_listed() -> None:
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-    ray.init(num_cpus=1, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1",
-             logging_level="ERROR", log_to_driver=False)
-    try:
-        nodes, problem = ray_nodes()  # connected already: listed without being asked to connect
-        snap = take_snapshot()
-    finally:
-        ray.shutdown()
-    assert problem is None and len(nodes) == 1
-    node = nodes[0]
-    assert node.alive and node.cpus == 1 and node.gpus == 0 and node.memory_mb > 0 and node.address
-    lines = snapshot_lines(snap)
-    assert "Ray cluster: 1 node, 1 alive" in lines
-    assert any(line.startswith(f"  node {node.node_id} ") and "1 CPUs, 0 GPUs" in line for line in lines)
+# Run in a child process: a Ray runtime started and shut down inside the test process leaves Ray's
+# process-wide state behind, and the Ray executor's tests, later in the same process, then saw their
+# actors die before their first trial.
+_LISTED = """
+import json, ray
+from engine.devices import snapshot_lines, take_snapshot
+from engine.devices.cluster import ray_nodes
+ray.init(num_cpus=1, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1",
+         logging_level="ERROR", log_to_driver=False)
+try:
+    nodes, problem = ray_nodes()  # connected already: listed without being asked to connect
+    lines = snapshot_lines(take_snapshot())
+finally:
+    ray.shutdown()
+print(json.dumps({"problem": problem, "nodes": [vars(n) for n in nodes], "lines": lines}))
+"""
+
+
+def test_a_local_ray_runtime_is_listed(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", _LISTED], capture_output=True, text=True, timeout=180, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["problem"] is None and len(out["nodes"]) == 1
+    node = out["nodes"][0]
+    assert node["alive"] and node["cpus"] == 1 and node["gpus"] == 0 and node["memory_mb"] > 0 and node["address"]
+    assert "Ray cluster: 1 node, 1 alive" in out["lines"]
+    assert any(line.startswith(f"  node {node['node_id']} ") and "1 CPUs, 0 GPUs" in line for line in out["lines"])
