@@ -99,8 +99,13 @@ def finish_reason(planned: int, done: int, cancelled: int, refused: int, stoppin
             reason += f"; {cancelled} cancelled, run again on resume"
     elif used_up:
         reason = f"the search space was used up after {done} trials: the sampler drew only configs already tried"
+    elif done + refused >= planned:
+        reason = f"all {done} trials ran"
+    elif cancelled:
+        reason = (f"{done} of {planned} trials ran; {cancelled} interrupted or cancelled while it ran (a worker "
+                  f"lost, a trial stopped): resuming the sweep runs them again")
     else:
-        reason = f"all {done} trials ran" if done + refused >= planned else f"the grid was used up after {done} trials"
+        reason = f"the grid was used up after {done} trials"
     if refused:
         reason += f"; {refused} sampled combination(s) broke a rule between knobs and were not run"
     if repeats:

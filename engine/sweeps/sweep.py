@@ -360,7 +360,8 @@ class Sweep:
     def _finish(self) -> SweepState:
         with self._cond:
             done = sum(self._counts.values()) - self._counts["cancelled"]
-            state = SweepState.STOPPED if self._stopping else SweepState.COMPLETED
+            lost = self._counts["cancelled"] and done + self._refused < self.spec.planned
+            state = SweepState.STOPPED if self._stopping or lost else SweepState.COMPLETED  # resumable
             reason = stored.finish_reason(self.spec.planned, done, self._counts["cancelled"], self._refused, self._stopping,
                                    self.search.used_up, self.search.repeats)
         self.store.set_sweep_state(self.id, state, reason)  # recorded before anyone sees the sweep as over

@@ -28,6 +28,7 @@ from tunedeck.cli.storeopen import open_store, store_option
 if TYPE_CHECKING:
     from engine.config.groups import Config
     from engine.execution.runner import TrialRun
+    from engine.store import Store
 
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
@@ -58,19 +59,31 @@ def execute(args: argparse.Namespace) -> int:
         if args.detach:
             return _detach(args, config)
         with open_store(args.store) as store:
-            trial_id = store.create_trial(config)
-            if not args.quiet:
-                print(f"trial {trial_id}: {safe_text(config.name or config.task.name)} (task "
-                      f"{safe_text(config.task_label)}) -> {safe_text(store.path)}", flush=True)
-            cancel = threading.Event()
-            printer = _Printer(config.optim.max_epochs, args.quiet)
-            previous = signal.signal(signal.SIGINT, _cancel_handler(cancel))
-            try:
-                finished = child.run(store, trial_id, cancel, printer)
-            finally:
-                signal.signal(signal.SIGINT, previous)
-                child.close()  # a second Ctrl+C: the trial is recorded cancelled while the store is open
-            print(summary_line(trial_id, finished))
+            # child.close() after a second Ctrl+C: the trial is recorded cancelled while the store is open
+            return _train_here(args, store, config, f"task {safe_text(config.task_label)}",
+                               lambda trial_id, cancel, printer: child.run(store, trial_id, cancel, printer),
+                               after=child.close)
+
+
+def _train_here(args: argparse.Namespace, store: Store, config: Config, where: str,
+                train: Callable[[int, threading.Event, _Printer], TrialFinished],
+                after: Callable[[], None] | None = None) -> int:
+    """Record the trial, train it with `train` (blocking) printing its epochs, Ctrl+C asking it to stop;
+    then its summary line; the exit status its end calls for."""
+    trial_id = store.create_trial(config)
+    if not args.quiet:
+        print(f"trial {trial_id}: {safe_text(config.name or config.task.name)} ({where}) -> "
+              f"{safe_text(store.path)}", flush=True)
+    cancel = threading.Event()
+    printer = _Printer(config.optim.max_epochs, args.quiet)
+    previous = signal.signal(signal.SIGINT, _cancel_handler(cancel))
+    try:
+        finished = train(trial_id, cancel, printer)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if after is not None:
+            after()
+    print(summary_line(trial_id, finished))
     return exit_status(finished.state)
 
 
@@ -132,21 +145,11 @@ def _run_on_ray(args: argparse.Namespace, config: Config) -> int:
     with open_store(args.store) as store:
         executor = ray_executor(store.path, config.run.gpus_per_trial)
         try:
-            trial_id = store.create_trial(config)
-            if not args.quiet:
-                print(f"trial {trial_id}: {safe_text(config.name or config.task.name)} (task "
-                      f"{safe_text(config.task_label)}, on Ray) -> {safe_text(store.path)}", flush=True)
-            cancel = threading.Event()
-            printer = _Printer(config.optim.max_epochs, args.quiet)
-            previous = signal.signal(signal.SIGINT, _cancel_handler(cancel))
-            try:
-                finished = executor.run(store.path, trial_id, config, cancel, lambda tid, batch: printer(batch))
-            finally:
-                signal.signal(signal.SIGINT, previous)
+            return _train_here(args, store, config, f"task {safe_text(config.task_label)}, on Ray",
+                               lambda trial_id, cancel, printer: executor.run(
+                                   store.path, trial_id, config, cancel, lambda tid, batch: printer(batch)))
         finally:
             executor.shutdown()
-        print(summary_line(trial_id, finished))
-    return exit_status(finished.state)
 
 
 def _detach(args: argparse.Namespace, config: Config, executor: str | None = None) -> int:
