@@ -73,6 +73,11 @@ def test_run_and_a_ray_search_train_on_a_local_ray_and_record_the_node(cli: Cli)
         for t in trials:
             ray_node(store, t.id)
         assert store.sweep(1).spec["executor"] == "ray"  # stored with the sweep: a resume trains on Ray too
+        node = ray_node(store, 1)
+    shown = cli("show", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert (f"  ray node    {node['node_id'][:12]} ({node['node_ip']}, {node['hostname']}), actor pid {node['pid']}, "
+            f"GPUs none") in shown.stdout  # where it ran, said by `tunedeck show`
 
 
 @needs_ray

@@ -36,6 +36,11 @@ def execute(args: argparse.Namespace) -> int:
         print(safe_text(f"  ran on      {env.get('hostname', '-')} {record.device or env.get('device', '-')}, "
                         f"tunedeck {env.get('tunedeck', '-')}, torch {env.get('torch', '-')}, "
                         f"python {env.get('python', '-')}"))
+    on_ray = env.get("ray")
+    if isinstance(on_ray, dict) and on_ray.get("node_id"):  # where a Ray actor trained it
+        gpus = ",".join(str(g) for g in on_ray.get("gpu_ids") or []) or "none"
+        print(safe_text(f"  ray node    {str(on_ray['node_id'])[:12]} ({on_ray.get('node_ip', '-')}, "
+                        f"{on_ray.get('hostname', '-')}), actor pid {on_ray.get('pid', '-')}, GPUs {gpus}"))
     gpu = gpu_memory_text(env, record.run_info or {}, record.device)
     if gpu:
         print(safe_text(f"  gpu memory  {gpu}"))
