@@ -4,7 +4,6 @@ crashes, says why, without a traceback; Escape kills the child."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,20 +15,13 @@ from engine.config.presets import load_preset
 from engine.store import Store
 from engine.training.lr_probe import ProbeSettings
 from tests.tui.supervised import supervised_app
+from tests.tui.test_app import until
 from tui.app import TunedeckApp
 from tui.screens.lr_find import LrFindScreen, form_rate
 from tui.widgets.lr_plot import LrPlot
 
 FAST = {"task.n_samples": 300, "run.device": "cpu"}
 PLUGINS = Path(__file__).resolve().parents[1] / "engine" / "plugins"
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.1)
 
 
 def drive(app: TunedeckApp, script: Callable[[Pilot], object]) -> None:
